@@ -1,0 +1,41 @@
+# Siaga 112: `make demo` runs a demo posko, `make test` runs every test.
+# Both set up everything they need on a fresh Debian 12 machine (as root: apt packages).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= demo-data
+PORT ?= 8112
+
+APT_PACKAGES := python3-venv python3-pip chromium
+
+.PHONY: demo test lint system-deps venv clean help
+
+help:
+	@echo "make demo   - start a demo posko on http://127.0.0.1:$(PORT)/ (prints the logins)"
+	@echo "make test   - lint and run the whole test suite (installs what it needs)"
+
+system-deps:
+	@bash .ci/system-deps.sh $(APT_PACKAGES)
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/siaga112 demo --data-dir $(DEMO_DIR) --port $(PORT)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache *.egg-info

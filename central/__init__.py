@@ -1,0 +1,1 @@
+"""Central node: consolidates every posko and agency record for the regency (issue 5)."""

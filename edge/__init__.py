@@ -1,0 +1,1 @@
+"""Edge node: the posko / agency-station incident app (Flask + SQLite), usable fully offline."""

@@ -1,0 +1,218 @@
+"""The `siaga112` command line: parses arguments and calls service functions, nothing more.
+
+Every command takes `--data-dir` (or SIAGA112_DATA_DIR) naming the node's folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from edge.services.errors import ServiceError, ValidationError
+
+DATA_DIR = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("SIAGA112_DATA_DIR", "./data"), show_default="./data or $SIAGA112_DATA_DIR",
+    help="Folder holding this node's database and secrets.",
+)
+
+
+def _fail(exc: ServiceError) -> None:
+    from edge.i18n import translate
+
+    if isinstance(exc, ValidationError):
+        for field, message in exc.errors.items():
+            click.echo(f"error: {field}: {translate(message, 'en')}", err=True)
+    else:
+        click.echo(f"error: {translate(exc.message, 'en', **exc.params)}", err=True)
+    sys.exit(2)
+
+
+def _open(data_dir: Path) -> None:
+    from edge.services.node import open_node
+
+    try:
+        open_node(data_dir)
+    except ServiceError as exc:
+        _fail(exc)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="siaga112")
+def main() -> None:
+    """Siaga 112: offline-first emergency dispatch for a regency's 112 service."""
+    logging.basicConfig(level=os.environ.get("SIAGA112_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--role", type=click.Choice(["posko", "agency", "central"]), default="posko", show_default=True)
+@click.option("--node-id", required=True, help="Unique node id, e.g. posko-bengkalis.")
+@click.option("--profile", default="bengkalis", show_default=True,
+              help="Built-in routing profile name or path to a profile TOML file.")
+@click.option("--admin", "admin_username", default="admin", show_default=True, help="First admin's user name.")
+@DATA_DIR
+def init(role: str, node_id: str, profile: str, admin_username: str, data_dir: Path) -> None:
+    """Create a node: database, routing profile and the first admin (prints its one-time password)."""
+    from edge.profile import ProfileError
+    from edge.services.node import init_node
+
+    try:
+        result = init_node(data_dir, node_id, role, profile, admin_username)
+    except ProfileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Node {node_id} ({role}) created in {data_dir}")
+    click.echo(f"Admin user: {result.admin_username}")
+    click.echo(f"One-time password (change it at first login): {result.admin_password}")
+
+
+@main.command()
+@DATA_DIR
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8112, show_default=True, type=int)
+def serve(data_dir: Path, host: str, port: int) -> None:
+    """Run the web app with the development server (production uses gunicorn, see docs/install.md)."""
+    from edge.app import create_app
+
+    _open(data_dir)
+    app = create_app(data_dir)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["call_taker", "supervisor", "agency", "central", "admin"]))
+@click.option("--agency", "agency_code", help="Agency code (required for --role agency), e.g. DAMKAR.")
+@click.option("--full-name", default="")
+@click.option("--password", envvar="SIAGA112_PASSWORD",
+              help="Password (default: generate a one-time password and print it).")
+@DATA_DIR
+def user_add(username: str, role: str, agency_code: str | None, full_name: str, password: str | None,
+             data_dir: Path) -> None:
+    """Create a user; without --password a one-time password is printed."""
+    from edge.services.users import create_user, new_password
+
+    _open(data_dir)
+    one_time = password is None
+    password = password or new_password()
+    try:
+        created = create_user(username, role, password, full_name, agency_code, must_change_password=one_time)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"User {created.username} ({created.role}) created")
+    if one_time:
+        click.echo(f"One-time password: {password}")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+@DATA_DIR
+def user_token(username: str, label: str, data_dir: Path) -> None:
+    """Print a new API token for USERNAME (shown once; store it safely)."""
+    from edge.services.users import get_user, issue_token
+
+    _open(data_dir)
+    try:
+        click.echo(issue_token(get_user(username), label))
+    except ServiceError as exc:
+        _fail(exc)
+
+
+@user.command("list")
+@DATA_DIR
+def user_list(data_dir: Path) -> None:
+    """List users with role and agency."""
+    from edge.models import User
+
+    _open(data_dir)
+    for u in User.select().order_by(User.username):
+        agency = u.agency.code if u.agency_id else "-"
+        click.echo(f"{u.username}\t{u.role}\t{agency}\t{'active' if u.active else 'disabled'}")
+
+
+@main.group()
+def profile() -> None:
+    """Routing profiles (incident types -> agencies, SOP time standards)."""
+
+
+@profile.command("list")
+def profile_list() -> None:
+    """List the built-in profiles."""
+    from edge.profile import builtin_names, load_profile
+
+    for name in builtin_names():
+        click.echo(f"{name}\t{load_profile(name).name}")
+
+
+@profile.command("load")
+@click.argument("name_or_path")
+@DATA_DIR
+def profile_load(name_or_path: str, data_dir: Path) -> None:
+    """Validate a profile (built-in name or TOML path) and make it this node's active profile."""
+    from edge.profile import ProfileError, load_profile
+    from edge.services.profiles import install_profile
+
+    _open(data_dir)
+    try:
+        parsed = load_profile(name_or_path)
+    except ProfileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    install_profile(parsed)
+    click.echo(f"Profile {parsed.id} active ({len(parsed.incident_types)} incident types)")
+
+
+@main.group()
+def audit() -> None:
+    """The append-only audit trail."""
+
+
+@audit.command("verify")
+@DATA_DIR
+def audit_verify(data_dir: Path) -> None:
+    """Check the hash chain of every node's events; exit 1 if anything was tampered with."""
+    from edge.services.audit import verify
+
+    _open(data_dir)
+    checked, problems = verify()
+    for p in problems:
+        click.echo(f"TAMPERED node={p.node} seq={p.seq} event={p.event_id}: {p.reason}", err=True)
+    click.echo(f"{checked} events checked, {len(problems)} problems")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@DATA_DIR
+@click.option("--port", default=8112, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(data_dir: Path, port: int, host: str) -> None:
+    """Create (if needed) a demo posko with demo users, print the logins and serve it."""
+    from edge.services.demo import ensure_demo_node
+
+    logins = ensure_demo_node(data_dir)
+    click.echo("")
+    click.echo(f"Siaga 112 demo posko: http://{host}:{port}/")
+    for username, password, role in logins:
+        click.echo(f"  {username:<12} {password:<22} {role}")
+    click.echo("")
+    from edge.app import create_app
+
+    create_app(data_dir).run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

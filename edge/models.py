@@ -1,0 +1,214 @@
+"""The data model, defined once: used by the edge app, central and sync alike.
+
+Replicated records carry a UUIDv7 `id`, the `node` that created them and UTC
+`created_at` / `updated_at`. Node-local tables (tokens, login attempts, counters)
+never leave the machine. Models are bound through `db_proxy`, so the same classes
+work on a posko's SQLite file and on central's SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from edge.ids import uuid7
+from edge.timeutil import utcnow
+
+db_proxy = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db_proxy
+        legacy_table_names = False
+
+
+class Replicated(BaseModel):
+    """A record that sync carries between nodes."""
+
+    id = CharField(primary_key=True, max_length=36, default=uuid7)
+    node = CharField(max_length=64, index=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    def save(self, *args, **kwargs):  # type: ignore[override]
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)
+
+
+class Agency(Replicated):
+    """An agency (OPD) that can be dispatched: Damkar, Polres, RSUD …"""
+
+    code = CharField(max_length=32, unique=True)
+    name = CharField()
+    name_en = CharField(default="")
+    kind = CharField(max_length=32, default="other")
+    phone = CharField(default="")  # for SMS dispatch (issue 4)
+    station_node = CharField(default="")  # node id of its agency station, if it has one
+    active = BooleanField(default=True)
+
+
+class User(Replicated):
+    username = CharField(max_length=64, unique=True)
+    full_name = CharField(default="")
+    role = CharField(max_length=16)
+    agency = ForeignKeyField(Agency, null=True, backref="users", on_delete="RESTRICT")
+    password_hash = CharField()
+    active = BooleanField(default=True)
+    lang = CharField(max_length=2, default="id")
+    must_change_password = BooleanField(default=False)
+
+
+class RoutingProfile(Replicated):
+    """A regency's routing matrix and SOP time standards, as a JSON document."""
+
+    profile_id = CharField(max_length=64, unique=True)
+    name = CharField()
+    doc = TextField()  # edge.profile.Profile.to_dict() as JSON
+    active = BooleanField(default=False)
+
+
+class Incident(Replicated):
+    """A case: the intake fields of Bengkalis Lampiran II step 2 and its state."""
+
+    case_no = CharField(max_length=64, unique=True)
+    reporter_name = CharField(default="")
+    reporter_number = CharField(default="")
+    incident_type = IntegerField(index=True)
+    address = TextField(default="")
+    kecamatan = CharField(default="", index=True)
+    desa = CharField(default="", index=True)
+    landmark = CharField(default="")
+    latitude = FloatField(null=True)
+    longitude = FloatField(null=True)
+    victims_count = IntegerField(default=0)
+    victims_condition = CharField(max_length=16, default="unknown")
+    four_wheel_access = BooleanField(null=True)
+    initial_handling = TextField(default="")
+    situation = TextField(default="")
+    priority = IntegerField(default=2)
+    status = CharField(max_length=16, default="recorded", index=True)
+    profile_id = CharField(max_length=64, default="")
+    recorded_at = DateTimeField(default=utcnow)
+    recorded_by = CharField(max_length=64, default="")
+    closed_at = DateTimeField(null=True)
+    closed_by = CharField(max_length=64, default="")
+    final_report = TextField(default="")
+
+
+class Call(Replicated):
+    """One ring of the 112 line, whatever it turned out to be."""
+
+    caller_number = CharField(max_length=32, default="", index=True)
+    rung_at = DateTimeField(default=utcnow)
+    answered_at = DateTimeField(null=True)
+    ended_at = DateTimeField(null=True)
+    call_type = CharField(max_length=16, null=True, index=True)  # None until classified
+    call_taker = CharField(max_length=64, default="")  # username
+    source = CharField(max_length=16, default="manual")
+    notes = TextField(default="")
+    incident = ForeignKeyField(Incident, null=True, backref="calls", on_delete="RESTRICT")
+
+
+class Dispatch(Replicated):
+    """One incident sent to one agency, and what that agency reported back."""
+
+    incident = ForeignKeyField(Incident, backref="dispatches", on_delete="RESTRICT")
+    agency = ForeignKeyField(Agency, backref="dispatches", on_delete="RESTRICT")
+    channel = CharField(max_length=16, default="app")
+    status = CharField(max_length=16, default="sent", index=True)
+    sent_at = DateTimeField(default=utcnow)
+    received_at = DateTimeField(null=True)
+    acknowledged_at = DateTimeField(null=True)
+    prepared_at = DateTimeField(null=True)
+    en_route_at = DateTimeField(null=True)
+    on_scene_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    crew_count = IntegerField(null=True)
+    equipment = TextField(default="")
+    hospital = CharField(default="")
+    hospital_at = DateTimeField(null=True)
+    victims_to_hospital = IntegerField(null=True)
+    report = TextField(default="")
+    sent_by = CharField(max_length=64, default="")
+
+    class Meta:
+        indexes = ((("incident", "agency"), True),)
+
+
+class Event(Replicated):
+    """Append-only timeline entry; hash-chained per node so tampering is detectable.
+
+    `seq` numbers this node's events 1, 2, 3 …; `hash` covers the event's content and
+    `prev_hash` (the hash of the same node's previous event). UPDATE and DELETE are
+    refused by triggers (edge.db.create_schema).
+    """
+
+    incident = ForeignKeyField(Incident, null=True, backref="events", on_delete="RESTRICT")
+    seq = IntegerField()
+    at = DateTimeField(default=utcnow)
+    actor = CharField(max_length=64, default="")  # username, or "system"/"modem"
+    kind = CharField(max_length=32)
+    detail = TextField(default="{}")  # JSON
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("node", "seq"), True),)
+
+
+# --- node-local tables (never replicated) ---------------------------------------------
+
+
+class NodeSetting(BaseModel):
+    """This node's identity and settings (node id, role) kept in its own database."""
+
+    key = CharField(primary_key=True, max_length=64)
+    value = TextField()
+
+
+class Counter(BaseModel):
+    """Monotonic per-node counters (case numbers, event sequence)."""
+
+    name = CharField(primary_key=True, max_length=64)
+    value = IntegerField(default=0)
+
+
+class ApiToken(BaseModel):
+    id = CharField(primary_key=True, max_length=36, default=uuid7)
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    token_hash = CharField(max_length=64, unique=True)
+    label = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    revoked = BooleanField(default=False)
+
+
+class LoginAttempt(BaseModel):
+    username = CharField(max_length=64, index=True)
+    remote_addr = CharField(max_length=64, index=True)
+    at = DateTimeField(default=utcnow, index=True)
+    ok = BooleanField()
+
+
+REPLICATED_MODELS: tuple[type[Replicated], ...] = (
+    Agency,
+    User,
+    RoutingProfile,
+    Incident,
+    Call,
+    Dispatch,
+    Event,
+)
+LOCAL_MODELS: tuple[type[BaseModel], ...] = (NodeSetting, Counter, ApiToken, LoginAttempt)
+ALL_MODELS: tuple[type[BaseModel], ...] = REPLICATED_MODELS + LOCAL_MODELS
+APPEND_ONLY_TABLES = ("event",)

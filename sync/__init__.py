@@ -1,0 +1,1 @@
+"""Sync: offline-first encrypted replication between nodes over MQTT (issue 3)."""
