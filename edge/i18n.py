@@ -1,13 +1,18 @@
-"""Bahasa Indonesia by default, English on request: one tiny message catalogue.
+"""Bahasa Indonesia by default, English on request: a small message catalogue.
 
-Source strings are Indonesian (what operators read); `translations/en.json` maps them
-to English. Untranslated strings fall back to Indonesian, never to an empty label.
+Source strings are Indonesian (what operators read). `translations/en.json` maps them
+to English; `translations/id.json` gives Indonesian labels for the English code values
+stored in the database (call types, statuses, event kinds). A key with `{name}`
+placeholders also matches an already formatted message ("Maksimal 200 karakter"), so
+services may format their messages before they reach a view. Untranslated strings
+fall back to the source text, never to an empty label.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from flask import g, has_request_context
@@ -15,14 +20,24 @@ from flask import g, has_request_context
 LANGUAGES = ("id", "en")
 DEFAULT_LANG = "id"
 _DIR = Path(__file__).resolve().parent / "translations"
+_PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 
 
-@cache
+@lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     path = _DIR / f"{lang}.json"
-    if lang == DEFAULT_LANG or not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+@lru_cache(maxsize=None)
+def _patterns(lang: str) -> list[tuple[re.Pattern[str], str]]:
+    """Catalogue keys with placeholders, as regexes that match formatted messages."""
+    out = []
+    for key, value in catalogue(lang).items():
+        if "{" in key:
+            regex = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(key))
+            out.append((re.compile(f"^{regex}$", re.S), value))
+    return out
 
 
 def current_lang() -> str:
@@ -32,8 +47,20 @@ def current_lang() -> str:
 
 
 def translate(text: str, lang: str | None = None, **params: object) -> str:
-    """`text` (Indonesian) in `lang`, with `{name}` placeholders filled from `params`."""
-    message = catalogue(lang or current_lang()).get(text, text)
+    """`text` in `lang`, with `{name}` placeholders filled from `params`."""
+    if not isinstance(text, str):
+        text = str(text)
+    lang = lang or current_lang()
+    table = catalogue(lang)
+    message = table.get(text)
+    if message is None:
+        for pattern, template in _patterns(lang):
+            match = pattern.match(text)
+            if match:
+                message, params = template, {**match.groupdict(), **params}
+                break
+        else:
+            message = text
     if params:
         try:
             return message.format(**params)
