@@ -38,11 +38,19 @@
   document.addEventListener("DOMContentLoaded", function () { checkAlerts(document); });
   document.addEventListener("htmx:afterSwap", function (ev) { checkAlerts(ev.detail.target); });
 
-  // Keyboard: on the intake page number keys with Alt pick the incident type quickly.
+  // Keyboard: Alt+<key> clicks the element marked data-shortcut="<key>" (Alt+N new call,
+  // Alt+P/G/I classify, Alt+S save intake, Alt+B board); Alt+digit jumps to the type list.
   document.addEventListener("keydown", function (ev) {
-    if (!ev.altKey) return;
+    if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    var key = (ev.key || "").toLowerCase();
+    var target = document.querySelector('[data-shortcut="' + key.replace(/["\\]/g, "") + '"]');
+    if (target) {
+      ev.preventDefault();
+      target.click();
+      return;
+    }
     var select = document.getElementById("incident_type");
-    if (select && /^[0-9]$/.test(ev.key)) {
+    if (select && /^[0-9]$/.test(key)) {
       select.focus();
       ev.preventDefault();
     }
