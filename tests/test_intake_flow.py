@@ -110,3 +110,20 @@ def test_close_requires_final_report_then_archives(login):
     assert inc.case_no in archive
     assert inc.case_no not in op.get("/archive?q=tidakada").get_data(as_text=True)
     assert inc.case_no not in op.get("/board").get_data(as_text=True)
+
+
+def test_edit_records_changed_fields_on_timeline(login):
+    op = login("operator")
+    _intake(op, _new_call(op))
+    inc = Incident.get()
+    form = op.get(f"/incidents/{inc.id}/edit").get_data(as_text=True)
+    assert 'value="Jl. Sudirman 12"' in form
+    bad = op.post(f"/incidents/{inc.id}/edit", {"incident_type": "3", "desa": "Pematang Duku", "latitude": "x"})
+    assert bad.status_code == 422 and Incident.get().address == "Jl. Sudirman 12"
+    ok = op.post(f"/incidents/{inc.id}/edit", {"incident_type": "3", "desa": "Pematang Duku",
+                                                "address": "Jl. Sudirman 14", "victims_count": "3", "priority": ""})
+    assert ok.status_code == 302
+    updated = Incident.get()
+    assert updated.address == "Jl. Sudirman 14" and updated.victims_count == 3 and updated.priority == 1
+    event = Event.select().where(Event.kind == "incident.updated").get()
+    assert '"address": "Jl. Sudirman 14"' in event.detail

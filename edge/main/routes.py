@@ -148,6 +148,35 @@ def incident(incident_id: str):
     )
 
 
+@bp.route("/incidents/<incident_id>/edit", methods=["GET", "POST"])
+@roles_required(*INTAKE_ROLES)
+def edit(incident_id: str):
+    """Correct the intake fields of an open case; the timeline records what changed."""
+    user = current_user()
+    try:
+        inc = incident_svc.get_incident(user, incident_id)
+    except NotFound:
+        abort(404)
+    values = {f: getattr(inc, f) for f in incident_svc.INTAKE_FIELDS}
+    errors: dict = {}
+    if request.method == "POST":
+        values = form_data()
+        try:
+            incident_svc.update_incident(user, incident_id, values)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except ServiceError as exc:
+            flash_error(exc)
+            return _back(incident_id)
+        else:
+            flash(translate("Data kasus disimpan"), "info")
+            return _back(incident_id)
+    if values.get("four_wheel_access") is not None and not isinstance(values["four_wheel_access"], str):
+        values["four_wheel_access"] = "ya" if values["four_wheel_access"] else "tidak"
+    return render_template("main/edit.html", inc=inc, profile=active_profile(), values=values, errors=errors,
+                           conditions=list(VictimCondition)), 422 if errors else 200
+
+
 def _back(incident_id: str, anchor: str = ""):
     return redirect(url_for("main.incident", incident_id=incident_id) + anchor)
 

@@ -75,6 +75,8 @@ def validate_intake(data: dict | None, partial: bool = False) -> dict:
                             or out.get("latitude") is not None):
         check.fail("address", "Isi alamat, patokan, desa atau koordinat")
     check.done()
+    if partial and "priority" in out and out["priority"] is None:
+        del out["priority"]  # an empty choice keeps the current priority
     if not partial and out.get("priority") is None and out.get("incident_type") in type_codes:
         out["priority"] = profile.incident_type(out["incident_type"]).priority
     return out
@@ -295,7 +297,9 @@ def parse_query(args: dict) -> IncidentQuery:
         raw = check.text(field, max_len=10)
         try:
             dates[field] = date.fromisoformat(raw) if raw else None
-        except ValueError:
+            if dates[field]:
+                wib_day_bounds(dates[field])  # OverflowError at the ends of the calendar (0001-01-01)
+        except (ValueError, OverflowError):
             check.fail(field, "Tanggal tidak valid (YYYY-MM-DD)")
     q = check.text("q", max_len=100)
     limit = check.integer("limit", lo=1, hi=500, default=50)
