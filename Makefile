@@ -10,7 +10,7 @@ PORT ?= 8112
 
 APT_PACKAGES := python3-venv python3-pip chromium
 
-.PHONY: demo test lint system-deps venv clean help
+.PHONY: demo test lint system-deps venv clean help screenshots
 
 help:
 	@echo "make demo   - start a demo posko on http://127.0.0.1:$(PORT)/ (prints the logins)"
@@ -39,3 +39,6 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache *.egg-info
+
+screenshots: $(STAMP)
+	SIAGA112_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
