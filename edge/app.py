@@ -150,7 +150,9 @@ def _install_template_helpers(app: Flask) -> None:
 def _install_error_pages(app: Flask) -> None:
     def page(code: int, title: str, message: str):
         if request.path.startswith("/api/"):
-            return {"error": title, "message": message}, code
+            from edge.api.auth import http_error  # the API's error shape: {"error": code, "message", "fields"}
+
+            return http_error(code)
         return render_template("error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(CSRFError)

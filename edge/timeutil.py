@@ -43,4 +43,4 @@ def wib_today() -> date:
 
 def iso_utc(value: datetime | None) -> str | None:
     """Stored time as ISO 8601 with an explicit Z, for the API."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
+    return value.isoformat(timespec="microseconds") + "Z" if value else None  # strftime drops %Y's zero-padding

@@ -53,11 +53,11 @@ def _parse_time(check: Checker, field: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         check.fail(field, "Waktu tidak valid (ISO 8601)")
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
     if value > utcnow() + timedelta(minutes=5):
         check.fail(field, "Waktu di masa depan")
         return None
