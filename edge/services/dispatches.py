@@ -122,7 +122,8 @@ def hospital_transfer(actor: User, dispatch_id: str, data: dict | None) -> Dispa
 
 def mark_received(actor: User, dispatches: list[Dispatch]) -> int:
     """The agency station has shown these dispatches: stamp them received."""
-    fresh = [d for d in dispatches if d.status == DispatchStatus.SENT]
+    # A closed case's dispatch cannot move any more (update_status would raise Conflict).
+    fresh = [d for d in dispatches if d.status == DispatchStatus.SENT and d.incident.status != IncidentStatus.CLOSED]
     for dispatch in fresh:
         update_status(actor, dispatch.id, {"status": DispatchStatus.RECEIVED.value})
     return len(fresh)
