@@ -18,6 +18,7 @@ from flask import Flask, g, render_template, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from playhouse.flask_utils import FlaskDB
 
+from edge.enums import Role
 from edge.i18n import DEFAULT_LANG, LANGUAGES, pick, translate
 from edge.models import User
 from edge.profile import ProfileError
@@ -60,6 +61,9 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_IDLE_MINUTES=int(os.environ.get("SIAGA112_SESSION_IDLE_MINUTES", "30")),
+        # An agency station's inbox stays open unattended for a whole shift waiting for the
+        # alarm; logging it out after 30 minutes would silence the next dispatch.
+        SESSION_IDLE_MINUTES_AGENCY=int(os.environ.get("SIAGA112_SESSION_IDLE_MINUTES_AGENCY", "720")),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, which times out itself
         BOARD_REFRESH_SECONDS=5,
@@ -97,13 +101,13 @@ def _install_request_hooks(app: Flask) -> None:
             session["lang"] = lang
         uid = session.get("uid")
         if uid:
+            user = User.get_or_none((User.id == uid) & (User.active == True))  # noqa: E712
             now = utcnow().timestamp()
-            idle = app.config["SESSION_IDLE_MINUTES"] * 60
-            if now - session.get("seen", 0) > idle:
+            key = "SESSION_IDLE_MINUTES_AGENCY" if user and user.role == Role.AGENCY else "SESSION_IDLE_MINUTES"
+            if user is None or now - session.get("seen", 0) > app.config[key] * 60:
                 session.pop("uid", None)
                 session["expired"] = True
             else:
-                user = User.get_or_none((User.id == uid) & (User.active == True))  # noqa: E712
                 g.user = user
                 # Background polling (board refresh, inbox alerts) does not count as activity.
                 if request.headers.get("X-Siaga-Poll") != "1":

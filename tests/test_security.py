@@ -81,3 +81,21 @@ def test_security_headers(app):
     response = app.test_client().get("/login")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_agency_station_stays_logged_in_for_a_shift_but_not_forever(app, login):
+    damkar = login("damkar")
+    with damkar.client.session_transaction() as session:
+        session["seen"] -= 2 * 60 * 60  # two hours unattended: a call-taker would be logged out
+    assert damkar.get("/agency/inbox").status_code == 200
+    with damkar.client.session_transaction() as session:
+        session["seen"] -= app.config["SESSION_IDLE_MINUTES_AGENCY"] * 60 + 1
+    assert damkar.get("/agency/inbox").status_code == 302
+
+
+def test_deactivated_user_loses_the_session(login):
+    from edge.models import User
+
+    op = login("operator")
+    User.update(active=False).where(User.username == "operator").execute()
+    assert op.get("/board").status_code == 302

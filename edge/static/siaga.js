@@ -25,6 +25,16 @@
     } catch (e) { /* no audio device: the visual alert still shows */ }
   }
   window.siagaBeep = beep;
+  // Browsers keep audio muted until the page has been touched once: unlock it on the
+  // first click or key press, so the alarm is audible on an unattended station later.
+  function unlockAudio() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+    } catch (e) { /* no audio */ }
+  }
+  document.addEventListener("click", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
 
   function checkAlerts(root) {
     var flag = (root || document).querySelector("[data-new-dispatches]");
