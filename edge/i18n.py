@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flask import g, has_request_context
@@ -23,13 +23,13 @@ _DIR = Path(__file__).resolve().parent / "translations"
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     path = _DIR / f"{lang}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _patterns(lang: str) -> list[tuple[re.Pattern[str], str]]:
     """Catalogue keys with placeholders, as regexes that match formatted messages."""
     out = []
