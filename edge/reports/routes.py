@@ -1,11 +1,62 @@
 from __future__ import annotations
 
+from flask import Response, render_template, request
+
 from edge.enums import Role
 from edge.reports import bp
-from edge.web import roles_required
+from edge.services import reports as report_svc
+from edge.services.errors import ValidationError
+from edge.timeutil import utcnow
+from edge.web import field_errors, roles_required
+
+REPORT_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN, Role.CENTRAL)
+
+
+def _page(period=None, summary=None, errors: dict | None = None, status: int = 200):
+    return render_template(
+        "reports/shift.html", period=period, summary=summary, errors=errors or {}, args=request.args,
+        shifts=report_svc.SHIFTS, generated_at=utcnow(),
+    ), status
+
+
+def _invalid(exc: ValidationError):
+    return _page(errors=field_errors(exc), status=422)
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text.encode("utf-8"), mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}",
+                 "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store"},
+    )
 
 
 @bp.route("/reports/shift")
-@roles_required(Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN, Role.CENTRAL)
+@roles_required(*REPORT_ROLES)
 def shift():
-    return "TODO"
+    try:
+        period = report_svc.parse_period(request.args)
+    except ValidationError as exc:
+        return _invalid(exc)
+    return _page(period, report_svc.shift_summary(period.start_utc, period.end_utc))
+
+
+@bp.route("/reports/shift.csv")
+@roles_required(*REPORT_ROLES)
+def shift_csv():
+    try:
+        period = report_svc.parse_period(request.args)
+    except ValidationError as exc:
+        return _invalid(exc)
+    summary = report_svc.shift_summary(period.start_utc, period.end_utc)
+    return _csv(report_svc.summary_csv(period, summary), f"laporan-{period.slug}.csv")
+
+
+@bp.route("/reports/incidents.csv")
+@roles_required(*REPORT_ROLES)
+def incidents_csv():
+    try:
+        period = report_svc.parse_period(request.args)
+    except ValidationError as exc:
+        return _invalid(exc)
+    return _csv(report_svc.incidents_csv(period), f"kasus-{period.slug}.csv")
