@@ -14,7 +14,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from playhouse.flask_utils import FlaskDB
 
@@ -94,7 +94,7 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
 
 def _install_request_hooks(app: Flask) -> None:
     @app.before_request
-    def load_user_and_lang() -> None:
+    def load_user_and_lang():
         g.user = None
         lang = request.args.get("lang")
         if lang in LANGUAGES:
@@ -113,6 +113,12 @@ def _install_request_hooks(app: Flask) -> None:
                 if request.headers.get("X-Siaga-Poll") != "1":
                     session["seen"] = now
         g.lang = session.get("lang") or (g.user.lang if g.user else DEFAULT_LANG)
+        # A one-time password must be replaced before any work: only the password page,
+        # logout, language switch and static files stay reachable until then.
+        if (g.user is not None and g.user.must_change_password and not request.path.startswith("/api/")
+                and request.endpoint not in ("auth.password", "auth.logout", "auth.set_lang", "static")):
+            return redirect(url_for("auth.password"))
+        return None
 
     @app.after_request
     def security_headers(response):

@@ -99,3 +99,18 @@ def test_deactivated_user_loses_the_session(login):
     op = login("operator")
     User.update(active=False).where(User.username == "operator").execute()
     assert op.get("/board").status_code == 302
+
+
+def test_one_time_password_must_be_changed_before_any_work(node, app):
+    b = Browserless(app.test_client())
+    b.get("/login")
+    assert b.post("/login", {"username": "admin", "password": node.admin_password}).location == "/password"
+    assert b.get("/board").location == "/password"
+    assert b.get("/admin/users").location == "/password"
+    page = b.get("/password")
+    assert page.status_code == 200
+    changed = b.post("/password", {"current_password": node.admin_password, "new_password": "a-new-password-1",
+                                   "confirm_password": "a-new-password-1"})
+    assert changed.status_code == 302
+    assert b.get("/board").status_code == 200
+    assert not User.get(User.username == "admin").must_change_password
