@@ -10,7 +10,7 @@ PORT ?= 8112
 
 APT_PACKAGES := python3-venv python3-pip chromium
 
-.PHONY: demo test lint system-deps venv clean help screenshots
+.PHONY: demo test lint system-deps venv clean help screenshots bench
 
 help:
 	@echo "make demo   - start a demo posko on http://127.0.0.1:$(PORT)/ (prints the logins)"
@@ -42,3 +42,6 @@ clean:
 
 screenshots: $(STAMP)
 	SIAGA112_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
+
+bench: $(STAMP)
+	$(PY) bench/intake.py
