@@ -62,7 +62,8 @@ def form_data(form: MultiDict | None = None) -> dict[str, Any]:
 
 
 def error_text(exc: ServiceError) -> str:
-    return translate(exc.message, **exc.params)
+    # Parameters are often stored codes (a status such as "en_route"): show their labels.
+    return translate(exc.message, **{k: translate(str(v)) for k, v in exc.params.items()})
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

@@ -207,7 +207,8 @@ def dispatch_agencies(
     agencies = {a.code: a for a in Agency.select().where(Agency.code.in_([c.upper() for c in codes]))}
     unknown = [c for c in codes if c.upper() not in agencies]
     if unknown:
-        raise ValidationError({"agencies": "Instansi tidak dikenal: " + ", ".join(unknown)})
+        names = ", ".join(unknown)
+        raise ValidationError({"agencies": f"Instansi tidak dikenal: {names}"})
     created = []
     with write_tx():
         incident = get_incident(actor, incident_id)
