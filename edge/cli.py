@@ -78,7 +78,7 @@ def init(role: str, node_id: str, profile: str, admin_username: str, data_dir: P
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8112, show_default=True, type=int)
 def serve(data_dir: Path, host: str, port: int) -> None:
-    """Run the web app with the development server (production uses gunicorn, see docs/install.md)."""
+    """Run the web app with the development server (production: gunicorn edge.wsgi:app, see systemd/)."""
     from edge.app import create_app
 
     _open(data_dir)

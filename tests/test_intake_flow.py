@@ -127,3 +127,44 @@ def test_edit_records_changed_fields_on_timeline(login):
     assert updated.address == "Jl. Sudirman 14" and updated.victims_count == 3 and updated.priority == 1
     event = Event.select().where(Event.kind == "incident.updated").get()
     assert '"address": "Jl. Sudirman 14"' in event.detail
+
+
+def test_adding_an_agency_to_a_finished_case_reopens_its_status(login):
+    op = login("operator")
+    _intake(op, _new_call(op))
+    inc = Incident.get()
+    op.post(f"/incidents/{inc.id}/dispatch", {"agencies": ["DAMKAR"]})
+    damkar = login("damkar")
+    d = Dispatch.get()
+    damkar.get("/agency/inbox")
+    damkar.post(f"/agency/dispatches/{d.id}/status", {"status": "finished", "report": "Padam"})
+    assert Incident.get().status == "finished"
+    op.post(f"/incidents/{inc.id}/dispatch", {"agencies": ["PLN"]})
+    assert Incident.get().status == "handling"  # one agency still has work to do
+
+
+def test_a_call_cannot_be_linked_to_a_closed_case(login):
+    op = login("operator")
+    _intake(op, _new_call(op))
+    inc = Incident.get()
+    op.post(f"/incidents/{inc.id}/close", {"final_report": "Selesai"})
+    call_url = _new_call(op, "0811999")
+    call_id = call_url.rsplit("/", 1)[1]
+    op.post(f"/calls/{call_id}/link/{inc.id}")
+    assert Call.get_by_id(call_id).incident_id is None
+
+
+def test_open_case_keeps_the_standards_it_was_recorded_under(login, node):
+    from edge.profile import load_profile
+    from edge.services.board import load_cases
+    from edge.services.profiles import install_profile
+
+    op = login("operator")
+    _intake(op, _new_call(op))
+    install_profile(load_profile("semarang"))
+    _intake(op, _new_call(op, "0811222"), desa="Lain")
+    old, new = sorted(Incident.select(), key=lambda i: i.case_no)
+    assert (old.profile_id, new.profile_id) == ("bengkalis", "semarang")
+    standards = {row.incident.id: {t.key: t.standard_seconds for t in row.timers}
+                 for row in load_cases([old, new])}
+    assert standards[old.id]["receive"] == 120 and standards[new.id]["receive"] == 30

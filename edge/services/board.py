@@ -8,7 +8,7 @@ from datetime import datetime
 
 from edge.enums import OPEN_INCIDENT_STATUSES
 from edge.models import Agency, Call, Dispatch, Incident
-from edge.services.profiles import active_profile
+from edge.services.profiles import profile_for
 from edge.services.sop import StepTimer, TimerState, timers, worst_state
 from edge.timeutil import utcnow
 
@@ -27,7 +27,6 @@ class CaseRow:
 def load_cases(incidents: list[Incident], now: datetime | None = None) -> list[CaseRow]:
     """Cases with their first call, dispatches (agency loaded) and timers, in 3 queries."""
     now = now or utcnow()
-    profile = active_profile()
     ids = [i.id for i in incidents]
     calls: dict[str, Call] = {}
     dispatches: dict[str, list[Dispatch]] = defaultdict(list)
@@ -38,7 +37,7 @@ def load_cases(incidents: list[Incident], now: datetime | None = None) -> list[C
             dispatches[d.incident_id].append(d)
     rows = []
     for inc in incidents:
-        t = timers(profile, inc, calls.get(inc.id), dispatches[inc.id], now)
+        t = timers(profile_for(inc.profile_id), inc, calls.get(inc.id), dispatches[inc.id], now)
         rows.append(CaseRow(inc, calls.get(inc.id), dispatches[inc.id], t, worst_state(t)))
     return rows
 

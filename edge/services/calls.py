@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from edge.enums import CallSource, CallType
+from edge.enums import CallSource, CallType, IncidentStatus, Role
 from edge.models import Call, Incident, User
 from edge.services import node_id, write_tx
 from edge.services.audit import append_event
-from edge.services.errors import Conflict, NotFound
+from edge.services.errors import Conflict, Forbidden, NotFound
 from edge.services.validation import Checker
 from edge.timeutil import utcnow
 
@@ -102,11 +102,15 @@ def attach_call(actor: User, call: Call, incident: Incident, kind: str) -> None:
 
 def link_call(actor: User, call_id: str, incident_id: str) -> Incident:
     """A further call about a case already open: attach it to that case instead of a new one."""
+    if actor.role not in (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("Peran Anda tidak boleh mencatat atau mengubah kasus")
     with write_tx():
         call = get_call(call_id)
         incident = Incident.get_or_none(Incident.id == incident_id)
         if incident is None:
             raise NotFound("Kasus tidak ditemukan")
+        if incident.status == IncidentStatus.CLOSED:
+            raise Conflict("Kasus sudah ditutup; catat sebagai kasus baru")
         attach_call(actor, call, incident, "call.linked")
     return incident
 

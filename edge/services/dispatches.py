@@ -69,7 +69,7 @@ def update_status(actor: User, dispatch_id: str, data: dict | None) -> tuple[Dis
             raise Conflict("Kasus sudah ditutup")
         now = utcnow()
         dispatch.status = new
-        # Reaching a later status also stamps the skipped ones that were never reported.
+        # Stamp the new status; a skipped "received" is implied by any later status.
         for step in list(DispatchStatus)[current.rank + 1 : new.rank + 1]:
             if step == new or step == DispatchStatus.RECEIVED:
                 if getattr(dispatch, step.time_field) is None:

@@ -25,7 +25,7 @@ from edge.services.calls import attach_call, get_call
 from edge.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from edge.services.profiles import active_profile
 from edge.services.validation import MAX_TEXT, Checker
-from edge.timeutil import utcnow, wib_day_bounds
+from edge.timeutil import utcnow, wib_day_bounds, wib_today
 
 RELATED_RADIUS_M = 300
 RELATED_WINDOW = timedelta(hours=1)
@@ -83,7 +83,7 @@ def validate_intake(data: dict | None, partial: bool = False) -> dict:
 
 
 def _next_case_no() -> str:
-    year = utcnow().year
+    year = wib_today().year  # the year an operator in Bengkalis sees on the wall calendar
     name = f"case_no:{year}"
     Counter.insert(name=name, value=0).on_conflict_ignore().execute()
     Counter.update(value=Counter.value + 1).where(Counter.name == name).execute()
@@ -223,9 +223,8 @@ def dispatch_agencies(
             created.append(dispatch)
             append_event(incident, actor.username, "dispatch.sent",
                          {"dispatch": dispatch.id, "agency": agency.code, "channel": channel})
-        if created and incident.status == IncidentStatus.RECORDED:
-            incident.status = IncidentStatus.DISPATCHED
-            incident.save()
+        if created:
+            refresh_status(incident)
     return created
 
 

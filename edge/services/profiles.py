@@ -28,6 +28,13 @@ def active_profile() -> Profile:
     return _parse(row.doc)
 
 
+def profile_for(profile_id: str) -> Profile:
+    """The profile a case was recorded under (its SOP standards stay those it was taken
+    with after a switch); the active profile if that one is unknown here."""
+    row = RoutingProfile.get_or_none(RoutingProfile.profile_id == profile_id) if profile_id else None
+    return _parse(row.doc) if row is not None else active_profile()
+
+
 def install_profile(profile: Profile, activate: bool = True) -> RoutingProfile:
     """Store (or replace) a profile and create any agency of its directory not yet known."""
     with write_tx():
@@ -43,9 +50,13 @@ def install_profile(profile: Profile, activate: bool = True) -> RoutingProfile:
             row.active = True
         row.save(force_insert=is_new)
         for spec in profile.agencies:
-            if not Agency.select().where(Agency.code == spec.code).exists():
+            agency = Agency.get_or_none(Agency.code == spec.code)
+            if agency is None:
                 Agency.create(code=spec.code, name=spec.name_id, name_en=spec.name_en, kind=spec.kind,
                               node=node_id())
+            elif (agency.name, agency.name_en, agency.kind) != (spec.name_id, spec.name_en, spec.kind):
+                agency.name, agency.name_en, agency.kind = spec.name_id, spec.name_en, spec.kind
+                agency.save()
     return row
 
 

@@ -32,7 +32,7 @@ from edge.i18n import translate
 from edge.models import Agency, Call, Dispatch, Incident
 from edge.profile import ProfileError
 from edge.services.board import CaseRow, load_cases
-from edge.services.profiles import active_profile
+from edge.services.profiles import active_profile, profile_for
 from edge.services.sop import step_bounds
 from edge.services.validation import Checker
 from edge.timeutil import to_wib, wib_day_bounds, wib_today
@@ -227,17 +227,20 @@ def step_durations(row: CaseRow) -> dict[str, float | None]:
 
 def _compliance(rows: Iterable[CaseRow]) -> list[StepCompliance]:
     profile = active_profile()
-    per_case = [step_durations(row) for row in rows]
+    # Each case is measured against the standards of the profile it was recorded under.
+    per_case = [(step_durations(row), profile_for(row.incident.profile_id)) for row in rows]
     out = []
     for step in profile.sop_steps:
-        done = [d[step.key] for d in per_case if d.get(step.key) is not None]
-        running = sum(1 for d in per_case if step.key in d and d[step.key] is None)
+        done = [(d[step.key], p.sop_step(step.key)) for d, p in per_case if d.get(step.key) is not None]
+        running = sum(1 for d, _p in per_case if step.key in d and d[step.key] is None)
+        within = sum(1 for seconds, own in done if seconds <= (own or step).standard_seconds)
+        done_seconds = [seconds for seconds, _own in done]
         out.append(StepCompliance(
             key=step.key, step=step.step, name_id=step.name_id, name_en=step.name_en,
             standard_seconds=step.standard_seconds, measured=len(done),
-            within=sum(1 for s in done if s <= step.standard_seconds), running=running,
-            median_seconds=statistics.median(done) if done else None,
-            p90_seconds=percentile(done, 90),
+            within=within, running=running,
+            median_seconds=statistics.median(done_seconds) if done_seconds else None,
+            p90_seconds=percentile(done_seconds, 90),
         ))
     return out
 
