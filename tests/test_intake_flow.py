@@ -168,3 +168,20 @@ def test_open_case_keeps_the_standards_it_was_recorded_under(login, node):
     standards = {row.incident.id: {t.key: t.standard_seconds for t in row.timers}
                  for row in load_cases([old, new])}
     assert standards[old.id]["receive"] == 120 and standards[new.id]["receive"] == 30
+
+
+def test_call_taker_records_an_agency_update_heard_by_radio(login):
+    op = login("operator")
+    _intake(op, _new_call(op))
+    inc = Incident.get()
+    op.post(f"/incidents/{inc.id}/dispatch", {"agencies": ["DAMKAR"]})
+    page = op.get(f"/incidents/{inc.id}").get_data(as_text=True)
+    assert 'data-relay="DAMKAR"' in page
+    d = Dispatch.get()
+    op.post(f"/dispatches/{d.id}/status", {"status": "on_scene", "channel": "radio", "report": ""})
+    d = Dispatch.get()
+    assert d.status == "on_scene" and d.on_scene_at is not None and d.acknowledged_at is None
+    event = Event.select().where(Event.kind == "dispatch.on_scene").get()
+    assert event.actor == "operator" and '"channel": "radio"' in event.detail
+    op.post(f"/dispatches/{d.id}/status", {"status": "finished", "channel": "phone"})  # no report: refused
+    assert Dispatch.get().status == "on_scene"

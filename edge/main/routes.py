@@ -4,7 +4,7 @@ import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from edge.enums import CallType, IncidentStatus, Role, VictimCondition
+from edge.enums import CallType, DispatchStatus, IncidentStatus, Role, VictimCondition
 from edge.i18n import translate
 from edge.main import bp
 from edge.models import Agency
@@ -137,12 +137,17 @@ def incident(incident_id: str):
     dispatched = {d.agency.code for d in row.dispatches}
     suggested = [c for c in profile.suggested_agencies(inc.incident_type) if c not in dispatched]
     agencies = list(Agency.select().where(Agency.active == True).order_by(Agency.code))  # noqa: E712
+    # The profile's suggestions first, in the profile's order; the rest alphabetically.
+    order = {code: i for i, code in enumerate(profile.suggested_agencies(inc.incident_type))}
+    agencies.sort(key=lambda a: (order.get(a.code, len(order)), a.code))
     if user.role == Role.AGENCY:
         row.dispatches = [d for d in row.dispatches if d.agency_id == user.agency_id]
     return render_template(
         "main/incident.html", row=row, inc=inc, profile=profile, suggested=suggested,
         dispatched=dispatched, agencies=agencies, timeline=incident_svc.timeline(inc),
         can_edit=user.role in INTAKE_ROLES and inc.status != IncidentStatus.CLOSED,
+        dispatch_steps=[s for s in DispatchStatus if s.rank >= DispatchStatus.ACKNOWLEDGED.rank],
+        dispatch_rank=lambda status: DispatchStatus(status).rank,
         related=incident_svc.related_open_incidents(inc.incident_type, inc.desa, inc.latitude,
                                                     inc.longitude, exclude_id=inc.id),
     )
