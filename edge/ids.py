@@ -37,3 +37,13 @@ def uuid7() -> str:
         value |= 0b10 << 62
         value |= rand_b
     return str(uuid.UUID(int=value))
+
+
+_NAMESPACE = uuid.UUID("5d1a6a2e-8a6e-4f0b-9c38-112112112112")
+
+
+def stable_id(kind: str, key: str) -> str:
+    """A deterministic id (UUIDv5) for records that several nodes create independently but
+    that must be one record once synced: an agency by code, a user by name, a profile by
+    id, the dispatch of one incident to one agency."""
+    return str(uuid.uuid5(_NAMESPACE, f"{kind}:{key}"))

@@ -18,6 +18,7 @@ from edge.enums import (
     Role,
     VictimCondition,
 )
+from edge.ids import stable_id
 from edge.models import Agency, Call, Counter, Dispatch, Event, Incident, User
 from edge.services import node_id, write_tx
 from edge.services.audit import append_event
@@ -218,7 +219,8 @@ def dispatch_agencies(
         for agency in agencies.values():
             if agency.id in existing:
                 continue
-            dispatch = Dispatch.create(node=node_id(), incident=incident, agency=agency, channel=channel,
+            dispatch = Dispatch.create(id=stable_id("dispatch", f"{incident.id}/{agency.code}"), node=node_id(),
+                                       incident=incident, agency=agency, channel=channel,
                                        sent_by=actor.username)
             created.append(dispatch)
             append_event(incident, actor.username, "dispatch.sent",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from edge.ids import stable_id
 from edge.models import Agency, RoutingProfile
 from edge.profile import Profile
 from edge.services import node_id, write_tx
@@ -42,7 +43,7 @@ def install_profile(profile: Profile, activate: bool = True) -> RoutingProfile:
         row = RoutingProfile.get_or_none(RoutingProfile.profile_id == profile.id)
         is_new = row is None
         if is_new:
-            row = RoutingProfile(profile_id=profile.id, node=node_id())
+            row = RoutingProfile(id=stable_id("profile", profile.id), profile_id=profile.id, node=node_id())
         row.name = profile.name
         row.doc = doc
         if activate:
@@ -52,7 +53,8 @@ def install_profile(profile: Profile, activate: bool = True) -> RoutingProfile:
         for spec in profile.agencies:
             agency = Agency.get_or_none(Agency.code == spec.code)
             if agency is None:
-                Agency.create(code=spec.code, name=spec.name_id, name_en=spec.name_en, kind=spec.kind,
+                Agency.create(id=stable_id("agency", spec.code), code=spec.code, name=spec.name_id,
+                              name_en=spec.name_en, kind=spec.kind,
                               node=node_id())
             elif (agency.name, agency.name_en, agency.kind) != (spec.name_id, spec.name_en, spec.kind):
                 agency.name, agency.name_en, agency.kind = spec.name_id, spec.name_en, spec.kind

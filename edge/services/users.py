@@ -15,6 +15,7 @@ from datetime import timedelta
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from edge.enums import Role
+from edge.ids import stable_id
 from edge.models import Agency, ApiToken, LoginAttempt, User
 from edge.services import node_id, write_tx
 from edge.services.errors import (
@@ -82,6 +83,7 @@ def create_user(
         if User.select().where(User.username == username).exists():
             raise Conflict("Nama pengguna sudah dipakai")
         return User.create(
+            id=stable_id("user", username),
             username=username,
             role=role_value,
             full_name=full_name.strip(),
