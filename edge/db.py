@@ -38,11 +38,15 @@ def open_database(data_dir: str | Path) -> SqliteDatabase:
 
 def create_schema(db: SqliteDatabase) -> None:
     """Create every table, index and the append-only guards. Safe to run twice."""
+    from sync import outbox
+    from sync.models import SYNC_MODELS
+
     with db.atomic():
-        db.create_tables(ALL_MODELS, safe=True)
+        db.create_tables(ALL_MODELS + SYNC_MODELS, safe=True)
         for table in APPEND_ONLY_TABLES:
             for op in ("UPDATE", "DELETE"):
                 db.execute_sql(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
                     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
                 )
+        outbox.install(db)

@@ -1,0 +1,71 @@
+"""Change capture: SQLite triggers write every change of a replicated row to `sync_change`
+inside the same transaction, so no process (web app, CLI, sync daemon, a bridge) can
+commit a record without its change or the reverse.
+
+Built on peewee's `playhouse.sqlite_changelog.ChangeLog` (its column-array trick to
+diff OLD and NEW in SQL); our template adds the hybrid logical clock tick, the
+per-origin sequence and keeps only the columns that changed, with their JSON types.
+"""
+
+from __future__ import annotations
+
+from peewee import Database
+from playhouse.sqlite_changelog import ChangeLog
+
+from edge.models import REPLICATED_MODELS
+from sync.clock import SQL_TICK
+from sync.models import SyncChange, SyncClock
+
+
+class SyncChangeLog(ChangeLog):
+    base_model = SyncChange
+
+    template = """CREATE TRIGGER IF NOT EXISTS %(table)s_sync_%(action)s
+    AFTER %(action)s ON %(table)s
+    WHEN (SELECT capture FROM sync_clock WHERE id = 1) = 1
+    BEGIN
+        UPDATE sync_clock SET hlc = """ + SQL_TICK + """ WHERE id = 1;
+        INSERT INTO sync_change (origin, origin_seq, hlc, tbl, pk, op, data, via, applied_at)
+        SELECT (SELECT value FROM node_setting WHERE key = 'node_id'),
+               (SELECT COALESCE(MAX(c.origin_seq), 0) + 1 FROM sync_change AS c
+                 WHERE c.origin = (SELECT value FROM node_setting WHERE key = 'node_id')),
+               (SELECT hlc FROM sync_clock WHERE id = 1),
+               '%(table)s', NEW."%(primary_key)s", '%(op)s', changes.data, '',
+               strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')
+        FROM (SELECT json_group_object(value ->> '$[0]', value -> '$[2]') AS data
+              FROM json_each(json_array(%(column_array)s))
+              WHERE %(filter)s) AS changes
+        WHERE changes.data != '{}';
+    END"""
+
+    def trigger_sql(self, model, action, skip_fields=None):
+        if action == "DELETE":
+            return (f'CREATE TRIGGER IF NOT EXISTS {model._meta.table_name}_sync_no_delete '
+                    f'BEFORE DELETE ON {model._meta.table_name} '
+                    "BEGIN SELECT RAISE(ABORT, 'replicated rows are never deleted'); END")
+        use_old = action == "UPDATE"
+        return self.template % {
+            "table": model._meta.table_name,
+            "action": action,
+            "op": action.lower(),
+            "primary_key": model._meta.primary_key.column_name,
+            "column_array": self._build_column_array(model, use_old, True, skip_fields),
+            "filter": "(value -> '$[1]') IS NOT (value -> '$[2]')" if use_old else "1",
+        }
+
+
+def install(db: Database) -> None:
+    """Create the sync tables, the clock row and the capture triggers (idempotent)."""
+    changelog = SyncChangeLog(db, table_name="sync_change")
+    SyncClock.insert(id=1, hlc=0, capture=1).on_conflict_ignore().execute()
+    for model in REPLICATED_MODELS:
+        for action in ("INSERT", "UPDATE", "DELETE"):
+            db.execute_sql(changelog.trigger_sql(model, action))
+
+
+def uninstall(db: Database) -> None:
+    """Drop the capture triggers (used by schema migrations that rebuild a table)."""
+    for model in REPLICATED_MODELS:
+        table = model._meta.table_name
+        for name in ("insert", "update", "no_delete"):
+            db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_sync_{name}")

@@ -1,0 +1,1 @@
+"""Tests of the sync layer: PKI, broker configuration, replication over a real Mosquitto."""
