@@ -9,11 +9,14 @@ per-origin sequence and keeps only the columns that changed, with their JSON typ
 
 from __future__ import annotations
 
+import json
+
 from peewee import Database
 from playhouse.sqlite_changelog import ChangeLog
 
 from edge.models import REPLICATED_MODELS
 from sync.clock import SQL_TICK
+from sync.merge import Change
 from sync.models import SyncChange, SyncClock
 
 
@@ -69,3 +72,38 @@ def uninstall(db: Database) -> None:
         table = model._meta.table_name
         for name in ("insert", "update", "no_delete"):
             db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_sync_{name}")
+
+
+def read_changes(after_id: int, limit: int = 500) -> list[tuple[int, Change, str]]:
+    """Logged changes with local id > after_id, oldest first, as (id, change, via)."""
+    rows = (SyncChange.select(SyncChange.id, SyncChange.origin, SyncChange.origin_seq, SyncChange.hlc,
+                              SyncChange.tbl, SyncChange.pk, SyncChange.op, SyncChange.data, SyncChange.via)
+            .where(SyncChange.id > after_id).order_by(SyncChange.id).limit(limit).tuples())
+    return [(row[0], Change.from_row(*row[1:8]), row[8]) for row in rows]
+
+
+def last_change_id() -> int:
+    row = SyncChange.select(SyncChange.id).order_by(SyncChange.id.desc()).first()
+    return row.id if row else 0
+
+
+CASE_TABLES = ("incident", "call", "dispatch", "event")
+
+
+def content_hash(tables: tuple[str, ...] | None = None) -> str:
+    """SHA-256 over the rows (sorted by id) of every replicated table, or of `tables`:
+    equal on nodes that hold the same records."""
+    import hashlib
+
+    db = SyncChange._meta.database
+    digest = hashlib.sha256()
+    for model in REPLICATED_MODELS:
+        if tables is not None and model._meta.table_name not in tables:
+            continue
+        table = model._meta.table_name
+        columns = sorted(f.column_name for f in model._meta.sorted_fields)
+        cursor = db.execute_sql(f'SELECT {", ".join(columns)} FROM "{table}" ORDER BY id')
+        digest.update(table.encode())
+        for row in cursor:
+            digest.update(json.dumps(row, default=str, ensure_ascii=False).encode())
+    return digest.hexdigest()
