@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from edge.services.errors import ServiceError, ValidationError
+from sync.cli import pki
 
 DATA_DIR = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -212,6 +213,52 @@ def demo(data_dir: Path, port: int, host: str) -> None:
     from edge.app import create_app
 
     create_app(data_dir).run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+main.add_command(pki)
+
+@main.group("sync")
+def sync_group() -> None:
+    """Replication with central over MQTT (needs an enrolled node: init --bundle)."""
+
+
+@sync_group.command("run")
+@DATA_DIR
+def sync_run(data_dir: Path) -> None:
+    """Run the sync daemon in the foreground until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from sync.daemon import SyncConfigError, SyncDaemon
+
+    _open(data_dir)
+    daemon = SyncDaemon(data_dir)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    try:
+        daemon.start()
+    except SyncConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    done.wait()
+    daemon.stop()
+
+
+@sync_group.command("status")
+@DATA_DIR
+def sync_status(data_dir: Path) -> None:
+    """Print this node's sync state: connection, peers, backlog and progress."""
+    from sync.status import node_status
+
+    _open(data_dir)
+    st = node_status()
+    click.echo(f"connected: {'yes' if st.connected else 'no'}")
+    for peer in st.peers:
+        click.echo(f"{peer.node}\tonline={'yes' if peer.online else 'no'}\tbacklog={peer.backlog}\t"
+                   f"last_received={peer.last_received_at or '-'}\tlast_acked={peer.last_acked_at or '-'}")
+    if st.progress:
+        click.echo(f"progress: {st.progress}")
 
 
 if __name__ == "__main__":  # pragma: no cover

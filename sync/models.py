@@ -63,6 +63,7 @@ class SyncPeer(BaseModel):
     acked_change_id = IntegerField(default=0)  # our changes up to here are stored by the peer
     send_seq = IntegerField(default=0)  # last envelope seq we sent to it
     recv_seq = IntegerField(default=0)  # last envelope seq we accepted from it
+    recv_upto = IntegerField(default=0)  # its change id up to which we have applied its stream
     last_received_at = DateTimeField(null=True)
     last_acked_at = DateTimeField(null=True)
     online = BooleanField(default=False)  # its retained state topic, as last seen
