@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from edge.models import Call, Dispatch, Event, Incident
+from edge.models import Call, Dispatch, Event, Incident, User
 from edge.services.calls import start_call
 from edge.services.dispatches import update_status
-from edge.services.incidents import create_incident, dispatch_agencies
+from edge.services.incidents import create_incident, dispatch_agencies, update_incident
 from edge.services.users import create_user, get_user
+from edge.timeutil import utcnow
 from sync.models import SyncChange
+from sync.outbox import CASE_TABLES, content_hash
 from tests.sync.cluster import Cluster
 
 
@@ -58,7 +62,6 @@ def test_case_recorded_while_broker_down_arrives_exactly_once(cluster):
         assert Event.select().where(Event.kind == "dispatch.sent").count() == 1  # only its own dispatch event
     with central.use():
         assert Dispatch.select().where(Dispatch.incident == incident_id).count() == 2
-        dupes = central.use  # noqa: F841
         assert SyncChange.select().where(SyncChange.tbl == "incident", SyncChange.pk == incident_id).count() == \
             count(cluster["posko-a"], SyncChange, SyncChange.tbl == "incident", SyncChange.pk == incident_id)
     # Damkar acknowledges; the posko sees it through central.
@@ -67,3 +70,125 @@ def test_case_recorded_while_broker_down_arrives_exactly_once(cluster):
     cluster.wait_for(lambda: count(cluster["posko-a"], Dispatch, Dispatch.status == "acknowledged") == 1,
                      what="acknowledgement back at posko-a")
     assert count(cluster["posko-b"], Incident) == 0  # another kecamatan's posko is not concerned
+
+
+def act(node, action: str, args: dict, skew: str | None = None) -> list[str]:
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "tests.sync.act", str(node.data_dir), action, json.dumps(args)]
+    if skew:
+        cmd = ["faketime", "-f", skew, *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def case_hash(node, incident_id: str) -> tuple:
+    with node.use():
+        inc = Incident.get_by_id(incident_id)
+        fields = {f: getattr(inc, f) for f in ("address", "landmark", "victims_count", "status", "priority")}
+        dispatches = sorted((d.id, d.status) for d in inc.dispatches)
+        return fields, dispatches
+
+
+def case_tables_hash(node) -> str:
+    with node.use():
+        return content_hash(CASE_TABLES)
+
+
+def test_concurrent_edits_during_a_partition_converge(cluster):
+    cluster.start()
+    incident_id = record_fire(cluster["posko-a"])
+    central, posko = cluster["central"], cluster["posko-a"]
+    cluster.wait_for(lambda: count(central, Incident) == 1, what="case at central")
+    with central.use():
+        create_user("sup-pusat", "supervisor", "password-1234")
+    cluster.wait_for(lambda: count(posko, User, User.username == "sup-pusat") == 1, what="central's user at posko")
+    cluster.broker.stop()  # partition: both sides keep working
+    act(posko, "edit", {"user": "op-a", "incident": incident_id,
+                        "fields": {"address": "Jl. Posko", "landmark": "Masjid"}})
+    act(central, "edit", {"user": "sup-pusat", "incident": incident_id,
+                          "fields": {"address": "Jl. Pusat", "victims_count": 3}})
+    cluster.broker.start()  # heal
+    cluster.wait_for(lambda: case_hash(posko, incident_id) == case_hash(central, incident_id), what="convergence")
+    fields, _ = case_hash(posko, incident_id)
+    assert fields["landmark"] == "Masjid" and fields["victims_count"] == 3  # both sides' fields kept
+    assert fields["address"] in ("Jl. Posko", "Jl. Pusat")
+    cluster.wait_for(lambda: case_tables_hash(posko) == case_tables_hash(central), what="equal content hashes")
+    with posko.use():
+        assert Event.select().where(Event.kind == "incident.updated").count() == 2  # both edits on the timeline
+
+
+def test_a_posko_one_hour_slow_still_merges_in_causal_order(cluster):
+    """posko-a's clock is an hour behind. Central edits the address; posko-a sees that edit
+    and corrects it afterwards. Wall-clock last-writer-wins would keep central's older edit;
+    the hybrid logical clock keeps posko-a's later one, on every node."""
+    cluster.start()
+    central, posko = cluster["central"], cluster["posko-a"]
+    incident_id = act(posko, "record", {"user": "op-a"}, skew="-1h")[0]
+    cluster.wait_for(lambda: count(central, Incident) == 1, what="case at central")
+    with central.use():
+        create_user("sup-pusat", "supervisor", "password-1234")
+        update_incident(get_user("sup-pusat"), incident_id, {"address": "Jl. Pusat (salah)"})
+    cluster.wait_for(lambda: case_hash(posko, incident_id)[0]["address"] == "Jl. Pusat (salah)",
+                     what="central's edit at posko-a")
+    act(posko, "edit", {"user": "op-a", "incident": incident_id, "fields": {"address": "Jl. Benar 7"}}, skew="-1h")
+    cluster.wait_for(lambda: case_hash(central, incident_id)[0]["address"] == "Jl. Benar 7",
+                     what="posko-a's later edit winning at central")
+    with posko.use():
+        assert Incident.get_by_id(incident_id).address == "Jl. Benar 7"
+        # The record itself carries posko-a's (wrong) wall time: the HLC, not created_at, orders edits.
+        assert Incident.get_by_id(incident_id).recorded_at < utcnow() - timedelta(minutes=50)
+
+
+def test_kill_9_of_sync_and_writer_mid_batch_and_broker_restart_lose_and_duplicate_nothing(cluster):
+    import random
+    import subprocess
+    import sys
+    import time
+
+    central, posko = cluster["central"], cluster["posko-a"]
+    cluster.start()
+    # A writer process records cases continuously; it is killed -9 in the middle.
+    writer = subprocess.Popen([sys.executable, "-m", "tests.sync.act", str(posko.data_dir), "record_many",
+                               '{"user": "op-a", "n": 400}'], stdout=subprocess.PIPE, text=True)
+    acknowledged: list[str] = []
+    rng = random.Random(112)
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 60 and time.monotonic() < deadline:
+        acknowledged.append(writer.stdout.readline().strip())
+        if len(acknowledged) == 20:
+            posko.kill()  # sync daemon killed while batches are in flight
+        if len(acknowledged) == 30:
+            posko.start()
+            central.kill()
+        if len(acknowledged) == 40:
+            cluster.broker.restart()
+            central.start()
+    writer.kill()  # the web app / writer dies mid-write
+    writer.wait()
+    time.sleep(rng.random())
+    posko.kill()
+    posko.start()
+    acknowledged = [a for a in acknowledged if a]
+    with posko.use():
+        local_ids = {i.id for i in Incident.select()}
+    assert set(acknowledged) <= local_ids  # every acknowledged write is durable
+    cluster.wait_for(lambda: count(central, Incident) == len(local_ids), timeout=90, what="all cases at central")
+    cluster.wait_for(lambda: case_tables_hash(central) == case_tables_hash(posko), timeout=60,
+                     what="identical case tables")
+    with central.use():
+        dupes = central_dupes()
+        assert dupes == 0
+    with posko.use():
+        assert central_dupes() == 0
+
+
+def central_dupes() -> int:
+    from edge.models import db_proxy
+
+    return db_proxy.obj.execute_sql(
+        "SELECT COUNT(*) FROM (SELECT origin, origin_seq FROM sync_change GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+    ).fetchone()[0]
