@@ -235,6 +235,15 @@ def dispatch_status(dispatch_id: str):
     return _back(d.incident_id, "#dispatch")
 
 
+@bp.route("/sync")
+@login_required
+def sync_page():
+    """This node's sync state; on central, one row per node of the regency."""
+    from sync.status import node_status
+
+    return render_template("main/sync.html", status=node_status())
+
+
 @bp.route("/archive")
 @login_required
 def archive():

@@ -192,3 +192,32 @@ def central_dupes() -> int:
     return db_proxy.obj.execute_sql(
         "SELECT COUNT(*) FROM (SELECT origin, origin_seq FROM sync_change GROUP BY 1, 2 HAVING COUNT(*) > 1)"
     ).fetchone()[0]
+
+
+def test_people_see_sync_state_in_the_header_and_on_central(cluster):
+    from edge.app import create_app
+    from tests.conftest import Browserless
+
+    cluster.start()
+    record_fire(cluster["posko-a"])
+    central = cluster["central"]
+    cluster.wait_for(lambda: count(central, Incident) == 1, what="case at central")
+    with central.use():
+        create_user("pusat-1", "central", "password-1234")
+    cluster.wait_for(lambda: count(cluster["posko-a"], User, User.username == "pusat-1") == 1, what="user sync")
+
+    def page(node, username, path):
+        app = create_app(node.data_dir)
+        b = Browserless(app.test_client())
+        b.get("/login")
+        assert b.post("/login", {"username": username, "password": "password-1234"}).status_code == 302
+        return b.get(path).get_data(as_text=True)
+
+    cluster.wait_for(lambda: 'data-sync="online"' in page(cluster["posko-a"], "op-a", "/archive"),
+                     what="posko-a header online")
+    html = page(central, "pusat-1", "/sync")
+    for node in ("posko-a", "posko-b", "damkar-1"):
+        assert f'data-node="{node}"' in html
+    cluster["posko-a"].stop()  # its last will / offline state reaches central
+    cluster.wait_for(lambda: 'data-node="posko-a"><td>posko-a</td><td><span class="pill t-red"'
+                     in page(central, "pusat-1", "/sync"), what="posko-a shown offline at central")
