@@ -51,25 +51,45 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--role", type=click.Choice(["posko", "agency", "central"]), default="posko", show_default=True)
-@click.option("--node-id", required=True, help="Unique node id, e.g. posko-bengkalis.")
+@click.option("--role", type=click.Choice(["posko", "agency", "central"]), default=None,
+              help="Node role (default posko; taken from --bundle when given).")
+@click.option("--node-id", help="Unique node id, e.g. posko-bengkalis (taken from --bundle when given).")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Enrolment bundle issued by central ('siaga112 pki issue'): joins the regency's sync.")
 @click.option("--profile", default="bengkalis", show_default=True,
               help="Built-in routing profile name or path to a profile TOML file.")
 @click.option("--admin", "admin_username", default="admin", show_default=True, help="First admin's user name.")
 @DATA_DIR
-def init(role: str, node_id: str, profile: str, admin_username: str, data_dir: Path) -> None:
-    """Create a node: database, routing profile and the first admin (prints its one-time password)."""
+def init(role: str | None, node_id: str | None, bundle_path: Path | None, profile: str, admin_username: str,
+         data_dir: Path) -> None:
+    """Create a node: database, routing profile and the first admin (prints its one-time password);
+    with --bundle also its sync identity, keys and broker address."""
     from edge.profile import ProfileError
     from edge.services.node import init_node
+    from sync.pki import PkiError, install_bundle, load_bundle
 
+    bundle = None
     try:
-        result = init_node(data_dir, node_id, role, profile, admin_username)
-    except ProfileError as exc:
+        if bundle_path:
+            bundle = load_bundle(bundle_path)
+            if node_id not in (None, bundle["node_id"]) or role not in (None, bundle["role"]):
+                raise PkiError(f"the bundle is for node {bundle['node_id']} ({bundle['role']}), "
+                               f"not {node_id or '?'} ({role or '?'})")
+            node_id, role = bundle["node_id"], bundle["role"]
+        if not node_id:
+            raise click.UsageError("--node-id is required (or give --bundle)")
+        result = init_node(data_dir, node_id, role or "posko", profile, admin_username)
+        if bundle is not None:
+            install_bundle(bundle, data_dir / "sync")
+    except (ProfileError, PkiError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except ServiceError as exc:
         _fail(exc)
-    click.echo(f"Node {node_id} ({role}) created in {data_dir}")
+    if bundle is not None:
+        click.echo(f"Enrolled: broker {bundle['broker']['host']}:{bundle['broker']['port']}, "
+                   f"central {bundle['central'] or node_id}")
+    click.echo(f"Node {node_id} ({role or 'posko'}) created in {data_dir}")
     click.echo(f"Admin user: {result.admin_username}")
     click.echo(f"One-time password (change it at first login): {result.admin_password}")
 
