@@ -45,8 +45,10 @@ def test_order_does_not_matter(chs, rnd):
 
 
 @settings(max_examples=200)
-@given(changes(), changes(), changes())
-def test_merge_is_commutative_associative_idempotent(a, b, c):
+@given(changes(max_size=40), st.randoms())
+def test_merge_is_commutative_associative_idempotent(all_changes, rnd):
+    # Three nodes' knowledge: overlapping subsets of one history (a change id is unique).
+    a, b, c = ([ch for ch in all_changes if rnd.random() < 0.5] for _ in range(3))
     sa, sb, sc = fold(a), fold(b), fold(c)
     assert values(merge(sa, sb)) == values(merge(sb, sa))
     assert values(merge(sa, merge(sb, sc))) == values(merge(merge(sa, sb), sc))
