@@ -1,4 +1,4 @@
-# Siaga 112: `make demo` runs a demo posko, `make test` runs every test.
+# Siaga 112: `make demo` runs a demo regency (central, two posko, a Damkar station), `make test` runs every test.
 # Both set up everything they need on a fresh Debian 12 machine (as root: apt packages).
 
 PYTHON ?= python3
@@ -13,7 +13,7 @@ APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients fa
 .PHONY: demo test lint system-deps venv clean help screenshots bench
 
 help:
-	@echo "make demo   - start a demo posko on http://127.0.0.1:$(PORT)/ (prints the logins)"
+	@echo "make demo   - start a demo regency: posko-a on http://127.0.0.1:$(PORT)/, central on port +2 (prints logins)"
 	@echo "make test   - lint and run the whole test suite (installs what it needs)"
 
 system-deps:
@@ -45,3 +45,4 @@ screenshots: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/intake.py
+	$(PY) bench/sync_catchup.py

@@ -70,7 +70,12 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
     )
     app.config.update(overrides)
     db = open_node(data_dir)
+    with db.connection_context():
+        node = setting("node_id", "node")
     db.close()
+    if "SESSION_COOKIE_NAME" not in overrides:
+        # One cookie per node: several nodes on one machine (the demo) must not share a session.
+        app.config["SESSION_COOKIE_NAME"] = f"siaga112_{node}"
     NodeDB(app, database=db)
     csrf.init_app(app)
 

@@ -218,21 +218,57 @@ def audit_verify(data_dir: Path) -> None:
 
 @main.command()
 @DATA_DIR
-@click.option("--port", default=8112, show_default=True, type=int)
+@click.option("--port", default=8112, show_default=True, type=int,
+              help="posko-a's port; posko-b, central and damkar-1 take the next three.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 def demo(data_dir: Path, port: int, host: str) -> None:
-    """Create (if needed) a demo posko with demo users, print the logins and serve it."""
-    from edge.services.demo import ensure_demo_node
+    """Run a demo regency until Ctrl+C: broker, central, two posko and a Damkar station, synced."""
+    import signal
+    import threading
+    import time
 
-    logins = ensure_demo_node(data_dir)
-    click.echo("")
-    click.echo(f"Siaga 112 demo posko: http://{host}:{port}/")
-    for username, password, role in logins:
-        click.echo(f"  {username:<12} {password:<22} {role}")
-    click.echo("")
-    from edge.app import create_app
+    from edge.services.demo import DEMO_PASSWORD, ROLES_LEGEND, missing_logins, open_demo_regency, start_demo
+    from sync.localnet import LocalnetError
 
-    create_app(data_dir).run(host=host, port=port, threaded=True, use_reloader=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        net = open_demo_regency(data_dir)
+    except LocalnetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        click.echo(f"Starting the demo regency in {data_dir} (logs: <node>/sync.log, web.log, broker/) ...")
+        sites = start_demo(net, port, host)
+        deadline = time.monotonic() + 30
+        while (missing := missing_logins(net)) and time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.5)
+        click.echo("")
+        click.echo(f"Siaga 112 demo regency; every password is {DEMO_PASSWORD}")
+        click.echo(f"  {'node':<10} {'url':<26} logins")
+        for site in sites:
+            click.echo(f"  {site.node_id:<10} {site.url:<26} {', '.join(site.logins)}")
+        click.echo(f"  ({ROLES_LEGEND})")
+        if missing:
+            click.echo(f"warning: not yet synced: {', '.join(missing)} (see the sync.log files)", err=True)
+        click.echo("")
+        url = {site.node_id: site.url for site in sites}
+        click.echo(f"Record a case at posko-a ({url['posko-a']}) and open central's board "
+                   f"({url['central']}board): it appears there within seconds.")
+        click.echo("The apps share cookies (same host): use a private window per node, or log in again "
+                   "when you switch. Ctrl+C stops everything.")
+        reported: set[str] = set()
+        while not stop.wait(1.0):
+            for dead in set(net.dead_processes()) - reported:
+                click.echo(f"warning: {dead} stopped unexpectedly (see its log in {data_dir})", err=True)
+                reported.add(dead)
+    except LocalnetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        click.echo("Stopping the demo ...")
+        net.stop()
 
 
 main.add_command(pki)

@@ -41,7 +41,9 @@ def create_schema(db: SqliteDatabase) -> None:
     from sync import outbox
     from sync.models import SYNC_MODELS
 
-    with db.atomic():
+    # IMMEDIATE: take the write lock up front, so a web app and a sync daemon opening the
+    # same node at once wait for each other instead of failing a read-to-write upgrade.
+    with db.atomic("IMMEDIATE"):
         db.create_tables(ALL_MODELS + SYNC_MODELS, safe=True)
         for table in APPEND_ONLY_TABLES:
             for op in ("UPDATE", "DELETE"):

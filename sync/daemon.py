@@ -219,6 +219,12 @@ class SyncDaemon:
             with self.db.connection_context():
                 SyncPeer.insert(node=node, online=online).on_conflict(
                     conflict_target=[SyncPeer.node], update={SyncPeer.online: online}).execute()
+            if online:
+                # A peer that (re)appears may have missed what was in flight before its session
+                # existed: resend now rather than after RETRY_SECONDS.
+                with self._lock:
+                    self._inflight.pop(node, None)
+                self._wake.set()
 
     def _handle_envelope(self, topic_sender: str, data: bytes) -> None:
         try:

@@ -1,13 +1,23 @@
-"""The demo node behind `make demo`: a posko with known logins, so a newcomer can try it at once."""
+"""The demo regency behind `make demo`: a newcomer records a case at a posko and sees it
+appear on central's board seconds later, through the real broker and sync daemons.
+
+Four nodes on this machine (sync.localnet.LocalRegency): central, posko-a (kecamatan
+Bengkalis), posko-b (Bantan) and damkar-1 (a Damkar station), each with its sync daemon
+and web app. Users replicate and a user's id is derived from its username, so every demo
+user is created on one node only (its "home") and sync carries it to the others; the
+`admin` every node creates at init gets the demo password on every node, so whichever
+copy wins the merge, the password is the same.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from edge.db import database_path
+from edge.services import set_setting, setting
 from edge.services.calls import classify_call, start_call
+from edge.services.errors import NotFound
 from edge.services.incidents import create_incident, dispatch_agencies
-from edge.services.node import init_node, open_node
 from edge.services.users import create_user, get_user, set_password
 
 DEMO_PASSWORD = "siaga112-demo"
@@ -20,7 +30,26 @@ DEMO_USERS = (
     ("bpbd", "agency", "BPBD", "Dispatcher BPBD"),
     ("pusat", "central", None, "Staf Diskominfotik"),
 )
-
+DEMO_NODES = (
+    ("central", "central", None, []),
+    ("posko-a", "posko", None, ["Bengkalis"]),
+    ("posko-b", "posko", None, ["Bantan"]),
+    ("damkar-1", "agency", "DAMKAR", ["Bengkalis", "Bantan"]),
+)
+# Web apps in port order: --port is posko-a's, the others follow.
+WEB_ORDER = ("posko-a", "posko-b", "central", "damkar-1")
+# Where each demo user is created; every other DEMO_USERS entry is created on posko-a.
+HOME = {"pusat": "central", "damkar": "damkar-1"}
+# The logins printed per node (all of them exist there once sync has run).
+LOGINS = {
+    "posko-a": ("operator", "supervisor", "admin", "polres", "dinkes", "bpbd"),
+    "posko-b": ("operator", "supervisor", "admin"),
+    "central": ("pusat", "admin"),
+    "damkar-1": ("damkar", "admin"),
+}
+ROLES_LEGEND = ("operator: call-taker; supervisor; admin; pusat: central staff; "
+                "damkar, polres, dinkes, bpbd: agency dispatchers")
+READY = "demo_ready"
 
 SAMPLE_CASES = (
     ("081266112233", {"incident_type": 4, "reporter_name": "Budi", "kecamatan": "Bengkalis", "desa": "Senggoro",
@@ -31,6 +60,13 @@ SAMPLE_CASES = (
                       "address": "RT 02 dekat pelabuhan", "victims_count": 0, "victims_condition": "none",
                       "situation": "Air pasang masuk rumah warga, 15 rumah terendam"}, []),
 )
+
+
+@dataclass
+class DemoSite:
+    node_id: str
+    url: str
+    logins: tuple[str, ...]
 
 
 def seed_demo_cases() -> None:
@@ -45,14 +81,57 @@ def seed_demo_cases() -> None:
     classify_call(operator, prank.id, {"call_type": "prank"})
 
 
-def ensure_demo_node(data_dir: str | Path) -> list[tuple[str, str, str]]:
-    """Create the demo posko once; returns (username, password, role) for every demo login."""
-    if not database_path(data_dir).exists():
-        result = init_node(data_dir, "posko-demo", "posko", "bengkalis")
-        set_password(get_user(result.admin_username), DEMO_PASSWORD)
-        for username, role, agency, name in DEMO_USERS:
-            create_user(username, role, DEMO_PASSWORD, name, agency)
+def _prepare_node(node_id: str) -> None:
+    """Once per node (in the bound database): demo admin password, home users, sample cases."""
+    if setting(READY) == "1":
+        return
+    set_password(get_user("admin"), DEMO_PASSWORD)
+    for username, role, agency, name in DEMO_USERS:
+        if HOME.get(username, "posko-a") == node_id:
+            try:
+                get_user(username)
+            except NotFound:
+                create_user(username, role, DEMO_PASSWORD, name, agency)
+    if node_id == "posko-a":
         seed_demo_cases()
-    else:
-        open_node(data_dir)
-    return [("admin", DEMO_PASSWORD, "admin")] + [(u, DEMO_PASSWORD, r) for u, r, _a, _n in DEMO_USERS]
+    set_setting(READY, "1")
+
+
+def open_demo_regency(root: str | Path):
+    """Create the demo regency in `root` once (reused on later runs); returns the LocalRegency."""
+    from sync.localnet import MOSQUITTO, LocalnetError, LocalRegency
+
+    if not Path(MOSQUITTO).exists():
+        raise LocalnetError(f"{MOSQUITTO} is missing: install the Debian package 'mosquitto' "
+                            "(apt-get install mosquitto; `make demo` run as root installs it)")
+    net = LocalRegency(Path(root), list(DEMO_NODES))
+    for node_id in net.nodes:
+        with net.use(node_id):
+            _prepare_node(node_id)
+    return net
+
+
+def start_demo(net, first_port: int, host: str = "127.0.0.1") -> list[DemoSite]:
+    """Start every web app, the broker and every sync daemon; returns what to print.
+
+    Web apps first: each process upgrades the schema when it opens its node, and two
+    processes doing that at once on one node can fail with "database is locked".
+    """
+    sites = [DemoSite(node_id, net.start_web(node_id, first_port + i, host), LOGINS[node_id])
+             for i, node_id in enumerate(WEB_ORDER)]
+    net.broker.start()
+    for node_id in net.nodes:
+        net.start_sync(node_id)
+    return sites
+
+
+def missing_logins(net) -> list[str]:
+    """'user@node' for every printed login that has not reached its node yet."""
+    from edge.models import User
+
+    missing = []
+    for node_id, users in LOGINS.items():
+        with net.use(node_id):
+            present = {u.username for u in User.select(User.username).where(User.username.in_(users))}
+        missing += [f"{u}@{node_id}" for u in users if u not in present]
+    return missing

@@ -221,3 +221,19 @@ def test_people_see_sync_state_in_the_header_and_on_central(cluster):
     cluster["posko-a"].stop()  # its last will / offline state reaches central
     cluster.wait_for(lambda: 'data-node="posko-a"><td>posko-a</td><td><span class="pill t-red"'
                      in page(central, "pusat-1", "/sync"), what="posko-a shown offline at central")
+
+
+def test_audit_chains_verify_on_every_node_after_sync(cluster):
+    from edge.services.audit import verify
+
+    cluster.start()
+    record_fire(cluster["posko-a"])
+    cluster.wait_for(lambda: count(cluster["damkar-1"], Dispatch) == 1, what="dispatch at Damkar")
+    cluster.wait_for(lambda: count(cluster["central"], Event) == count(cluster["posko-a"], Event), what="events")
+    for name in ("central", "posko-a", "damkar-1"):
+        with cluster[name].use():
+            checked, problems = verify()
+            assert checked > 0 and problems == [], (name, problems)
+            if name == "damkar-1":  # it holds only part of posko-a's chain, and that part checks
+                assert Event.select().where(Event.node == "posko-a").count() < \
+                    count(cluster["posko-a"], Event, Event.node == "posko-a")
