@@ -4,7 +4,6 @@ SQLite file and its own `siaga112 sync run` process, joined by a real Mosquitto 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sync import pki as pki_lib
+from sync.localnet import running, spawn, stop_process
 from tests.sync.nodes import NodeDB
 
 ROLES = {"central": "central", "posko-a": "posko", "posko-b": "posko", "damkar-1": "agency"}
@@ -30,34 +30,24 @@ class SyncNode(NodeDB):
             pki_lib.write_directory(pki_dir, self.data_dir / "sync" / "directory.json")
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "sync.log"
-        self.env = dict(os.environ)
 
     def start(self, **env: str) -> None:
-        log = open(self.log_path, "a")  # noqa: SIM115 - handed to the child process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "sync", "run", "--data-dir", str(self.data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env={**self.env, "SIAGA112_LOG_LEVEL": "INFO", **env})
-        log.close()
+        self.proc = spawn([sys.executable, "-m", "edge.cli", "sync", "run", "--data-dir", str(self.data_dir)],
+                          self.log_path, {"SIAGA112_LOG_LEVEL": "INFO", **env})
 
     def kill(self) -> None:
         """kill -9: no clean shutdown, no last words."""
-        if self.proc and self.proc.poll() is None:
+        if running(self.proc):
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return running(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

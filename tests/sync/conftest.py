@@ -6,15 +6,9 @@ Reusable by integration tests: `pki`, `broker` and `mqtt_client(pki, node_id, br
 from __future__ import annotations
 
 import os
-import pwd
 import queue
-import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sync import pki as pki_lib
-from sync.broker import mosquitto_conf
+from sync.localnet import LocalBroker, free_port  # noqa: F401 - free_port re-exported for tests
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 HOST = "127.0.0.1"
@@ -60,77 +54,12 @@ def pki(tmp_path: Path) -> Pki:
     return Pki(pki_dir)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-class Broker:
-    """A real Mosquitto on a free loopback port, configured by sync.broker.mosquitto_conf."""
-
-    host = HOST
+class Broker(LocalBroker):
+    """The demo's and bench's broker (sync.localnet.LocalBroker), also knowing its test PKI."""
 
     def __init__(self, pki: Pki, workdir: Path) -> None:
         self.pki = pki
-        self.workdir = workdir
-        self.port = free_port()
-        self.log_path = workdir / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.conf = self.configure()
-
-    def configure(self) -> Path:
-        """(Re)generate mosquitto.conf, acl and tls/ (CRL copy) from the PKI's current state."""
-        # `user` = whoever runs the tests, so a root test run does not drop to 'mosquitto'.
-        self.conf = mosquitto_conf(self.pki.dir, self.workdir, self.port,
-                                   user=pwd.getpwuid(os.geteuid()).pw_name)
-        return self.conf
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self, timeout: float = 5.0) -> None:
-        """Start Mosquitto and wait until its TLS port accepts TCP connections."""
-        # stdbuf: Mosquitto's stdout is block-buffered into a file; line-buffer it so the log is live.
-        prefix = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([*prefix, MOSQUITTO, "-c", str(self.conf)],
-                                         stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"mosquitto did not listen within {timeout}s:\n{self.log()}") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def restart(self) -> None:
-        """Stop, regenerate the config from the PKI (ACL, copy of the CRL) and start again."""
-        self.stop()
-        self.configure()
-        self.start()
-
-    def hup(self) -> None:
-        """Send SIGHUP (Mosquitto reloads parts of its configuration)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGHUP)
+        super().__init__(workdir, pki.dir)
 
 
 @pytest.hookimpl(hookwrapper=True)
