@@ -18,10 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.models import db_proxy
-from edge.services.node import init_node
-from edge.services.users import create_user
-from tests.conftest import PASSWORD, USERS
+from tests.conftest import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,14 +33,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """`siaga112 serve` on a fresh posko with the conftest users; yields its base URL."""
-    data_dir = tmp_path / "posko"
-    result = init_node(data_dir, "posko-browser", "posko", "bengkalis")
-    for username, role, agency in USERS:
-        create_user(username, role, PASSWORD, username.title(), agency)
-    result.db.close()
-    db_proxy.initialize(None)
+def server(node, tmp_path: Path) -> Iterator[str]:
+    """`siaga112 serve` on the fresh posko of tests/conftest.py's `node`; yields its base URL."""
+    data_dir = node.data_dir
     port = _free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "serve", "--data-dir", str(data_dir),
