@@ -285,6 +285,7 @@ def sync_run(data_dir: Path) -> None:
     import signal
     import threading
 
+    from sync import sdnotify
     from sync.daemon import SyncConfigError, SyncDaemon
 
     _open(data_dir)
@@ -297,7 +298,10 @@ def sync_run(data_dir: Path) -> None:
     except SyncConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    sdnotify.notify("READY=1")
+    sdnotify.start_watchdog(daemon.healthy, done)
     done.wait()
+    sdnotify.notify("STOPPING=1")
     daemon.stop()
 
 

@@ -105,6 +105,7 @@ class SyncDaemon:
         self._thread: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._directory_mtime = 0.0
+        self.last_loop = time.monotonic()  # the send loop's heartbeat, for the systemd watchdog
 
     # --- configuration -------------------------------------------------------------------
 
@@ -178,6 +179,10 @@ class SyncDaemon:
             self._thread.join(timeout=5)
         self._set_status("connected", "0")
         self.db.close()
+
+    def healthy(self) -> bool:
+        """The send loop has gone round recently (a hung loop means a restart is due)."""
+        return time.monotonic() - self.last_loop < 30
 
     # --- MQTT callbacks (network thread) -------------------------------------------------
 
@@ -298,6 +303,7 @@ class SyncDaemon:
         while not self._stop.is_set():
             self._wake.wait(timeout=0.5)
             self._wake.clear()
+            self.last_loop = time.monotonic()
             try:
                 with self.db.connection_context():
                     self._reload_directory()
