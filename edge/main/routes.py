@@ -7,7 +7,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from edge.enums import CallType, DispatchStatus, IncidentStatus, Role, VictimCondition
 from edge.i18n import translate
 from edge.main import bp
-from edge.models import Agency
 from edge.services import calls as call_svc
 from edge.services import dispatches as dispatch_svc
 from edge.services import incidents as incident_svc
@@ -124,22 +123,22 @@ def intake_hints():
     return render_template("main/_hints.html", related=related, history=history, call_id=call_id)
 
 
+def _incident_or_404(user, incident_id: str):
+    try:
+        return incident_svc.get_incident(user, incident_id)
+    except NotFound:
+        abort(404)
+
+
 @bp.route("/incidents/<incident_id>")
 @roles_required(*READ_ROLES)
 def incident(incident_id: str):
     user = current_user()
-    try:
-        inc = incident_svc.get_incident(user, incident_id)
-    except NotFound:
-        abort(404)
+    inc = _incident_or_404(user, incident_id)
     row = load_cases([inc])[0]
     profile = active_profile()
     dispatched = {d.agency.code for d in row.dispatches}
-    suggested = [c for c in profile.suggested_agencies(inc.incident_type) if c not in dispatched]
-    agencies = list(Agency.select().where(Agency.active == True).order_by(Agency.code))  # noqa: E712
-    # The profile's suggestions first, in the profile's order; the rest alphabetically.
-    order = {code: i for i, code in enumerate(profile.suggested_agencies(inc.incident_type))}
-    agencies.sort(key=lambda a: (order.get(a.code, len(order)), a.code))
+    suggested, agencies = incident_svc.dispatch_choices(inc, profile, dispatched)
     if user.role == Role.AGENCY:
         row.dispatches = [d for d in row.dispatches if d.agency_id == user.agency_id]
     return render_template(
@@ -158,10 +157,7 @@ def incident(incident_id: str):
 def edit(incident_id: str):
     """Correct the intake fields of an open case; the timeline records what changed."""
     user = current_user()
-    try:
-        inc = incident_svc.get_incident(user, incident_id)
-    except NotFound:
-        abort(404)
+    inc = _incident_or_404(user, incident_id)
     values = {f: getattr(inc, f) for f in incident_svc.INTAKE_FIELDS}
     errors: dict = {}
     if request.method == "POST":

@@ -230,6 +230,16 @@ def dispatch_agencies(
     return created
 
 
+def dispatch_choices(incident: Incident, profile, dispatched: set[str]) -> tuple[list[str], list[Agency]]:
+    """For the dispatch form: the profile's suggestions not yet dispatched, and every active
+    agency with the suggestions first (in the profile's order), the rest alphabetically."""
+    suggestions = profile.suggested_agencies(incident.incident_type)
+    order = {code: i for i, code in enumerate(suggestions)}
+    agencies = sorted(Agency.select().where(Agency.active == True),  # noqa: E712
+                      key=lambda a: (order.get(a.code, len(order)), a.code))
+    return [c for c in suggestions if c not in dispatched], agencies
+
+
 def refresh_status(incident: Incident) -> None:
     """Derive the open-case status from its dispatches (inside the caller's transaction)."""
     if incident.status == IncidentStatus.CLOSED:
