@@ -256,8 +256,8 @@ def demo(data_dir: Path, port: int, host: str) -> None:
         url = {site.node_id: site.url for site in sites}
         click.echo(f"Record a case at posko-a ({url['posko-a']}) and open central's board "
                    f"({url['central']}board): it appears there within seconds.")
-        click.echo("The apps share cookies (same host): use a private window per node, or log in again "
-                   "when you switch. Ctrl+C stops everything.")
+        click.echo("Each node has its own login cookie, so one browser can be logged in to all four. "
+                   "Ctrl+C stops everything.")
         reported: set[str] = set()
         while not stop.wait(1.0):
             for dead in set(net.dead_processes()) - reported:
