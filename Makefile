@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-data
 PORT ?= 8112
 
-APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime
+APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime gammu direwolf
 
 .PHONY: demo test lint system-deps venv clean help screenshots bench
 
