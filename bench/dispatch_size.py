@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 
+from edge.profile import load_profile
 from firmware_bridge.dispatch_format import DispatchMessage, place_text, render, short_type_name
 from firmware_bridge.radio import ax25
 from firmware_bridge.radio.link import new_msgid, pack_ack, pack_message
-
-from edge.profile import load_profile
 
 SECRET = b"bench-shared-secret-of-one-agency"
 # type code -> (kecamatan, desa, address, landmark, lat, lon, victims, condition, 4-wheel access)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from edge.services.errors import ServiceError, ValidationError
+from firmware_bridge.cli import sim
 from sync.cli import pki
 
 DATA_DIR = click.option(
@@ -272,6 +273,7 @@ def demo(data_dir: Path, port: int, host: str) -> None:
 
 
 main.add_command(pki)
+main.add_command(sim)
 
 @main.group("sync")
 def sync_group() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from firmware_bridge.modem import at, pdu
 from firmware_bridge.modem.at import (
     AtParseError,
@@ -16,8 +19,6 @@ from firmware_bridge.modem.at import (
     ResponseParser,
     Urc,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 OK = Final(FinalCode.OK)
 DELIVER_HEX = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from firmware_bridge.radio.ax25 import (
     MAX_INFO,
     Ax25Error,
@@ -14,8 +17,6 @@ from firmware_bridge.radio.ax25 import (
     normalise_call,
     parse_call,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_header_bytes_match_the_spec() -> None:

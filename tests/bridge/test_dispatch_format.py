@@ -8,6 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from edge.enums import DispatchStatus, VictimCondition
+from edge.models import Incident
+from edge.profile import load_profile
 from firmware_bridge.dispatch_format import (
     MAX_TYPE_NAME,
     BadAuth,
@@ -30,12 +36,6 @@ from firmware_bridge.dispatch_format import (
     verify_reply,
 )
 from firmware_bridge.radio.ax25 import MAX_INFO
-from hypothesis import assume, example, given, settings
-from hypothesis import strategies as st
-
-from edge.enums import DispatchStatus, VictimCondition
-from edge.models import Incident
-from edge.profile import load_profile
 
 SECRET = b"damkar-shared-secret"
 KEYS = {"DAMKAR": SECRET}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from firmware_bridge.modem import gsm7
-from firmware_bridge.modem.gsm7 import ESCAPE, NotGsm7
 from hypothesis import given
 from hypothesis import strategies as st
+
+from firmware_bridge.modem import gsm7
+from firmware_bridge.modem.gsm7 import ESCAPE, NotGsm7
 
 GSM7_CHARS = [c for c in gsm7.DEFAULT_ALPHABET if c != "\x1b"] + list(gsm7.EXTENSION.values())
 gsm7_text = st.text(alphabet=GSM7_CHARS, max_size=400)

@@ -4,6 +4,9 @@ that survives garbage, bad escapes and oversized frames without raising."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from firmware_bridge.radio.kiss import (
     CMD_DATA,
     CMD_TXDELAY,
@@ -16,8 +19,6 @@ from firmware_bridge.radio.kiss import (
     encode,
     escape,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_escapes_fend_and_fesc_as_the_spec_says() -> None:

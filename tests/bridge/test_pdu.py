@@ -7,10 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from firmware_bridge.modem import gsm7, pdu
-from firmware_bridge.modem.pdu import Deliver, Encoding, PduError, Reassembler
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from firmware_bridge.modem import gsm7, pdu
+from firmware_bridge.modem.pdu import Deliver, Encoding, PduError, Reassembler
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2026, 3, 14, 9, 30, 5, tzinfo=WIB)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from firmware_bridge.dispatch_format import DispatchMessage, ReplyAction, parse, parse_reply, render, render_reply
 from firmware_bridge.radio import ax25, kiss
 from firmware_bridge.radio.link import KissTcpLink, LinkDown, ReliableChannel, pack_message, unpack
