@@ -330,3 +330,19 @@ def test_urcs_anywhere_leave_the_answer_intact(urcs: list[bytes], data: st.DataO
     # Inserting a URC after OK is allowed too: it is unsolicited either way.
     assert [e for e in events if not isinstance(e, Urc)] == [Echo("AT+CSQ"), Info("+CSQ: 20,99"), OK]
     assert sorted(e.raw.encode() for e in events if isinstance(e, Urc)) == sorted(urcs)
+
+
+def test_unknown_prefixed_urc_during_a_command_is_not_its_answer():
+    from firmware_bridge.modem.at import Final, Info, ResponseParser, Urc
+
+    parser = ResponseParser()
+    parser.begin("AT+CSQ")
+    events = parser.feed(b'\r\n+QIND: "FOTA","START"\r\n\r\n+CSQ: 21,99\r\n\r\nOK\r\n')
+    infos = [e.line for e in events if isinstance(e, Info)]
+    urcs = [e for e in events if isinstance(e, Urc)]
+    assert infos == ["+CSQ: 21,99"]
+    assert len(urcs) == 1 and urcs[0].kind == "unknown" and "QIND" in urcs[0].raw
+    assert any(isinstance(e, Final) and e.ok for e in events)
+    parser.begin("ATI")
+    events = parser.feed(b"\r\nQuectel\r\nEC25\r\n+GCAP: +CGSM\r\n\r\nOK\r\n")
+    assert [e.line for e in events if isinstance(e, Info)] == ["Quectel", "EC25", "+GCAP: +CGSM"]

@@ -279,6 +279,8 @@ URC_NAMES = frozenset({"+CLIP", "+CMTI", "+CDSI", "+CREG", "+CGREG", "+CEREG", "
 TWO_LINE = frozenset({"+CMT", "+CDS"})
 PROMPT_COMMANDS = frozenset({"+CMGS", "+CMGW"})
 CALL_COMMANDS = frozenset({"D", "A"})
+# Commands whose answer lines carry other commands' prefixes (ATI lists "+GCAP: ..."; AT&V dumps settings).
+INFO_ANY_PREFIX = frozenset({"I", "&V"})
 CALL_CODES = frozenset({FinalCode.NO_CARRIER, FinalCode.BUSY, FinalCode.NO_ANSWER, FinalCode.NO_DIALTONE})
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
@@ -442,6 +444,10 @@ class ResponseParser:
                 except (AtParseError, IndexError) as exc:
                     return Garbled(raw, f"malformed {name}: {exc}")
                 return Urc(kind, args, text)
+            if in_flight and self._name not in INFO_ANY_PREFIX:
+                # A "+NAME:" line that is not this command's answer is a URC we do not know
+                # (e.g. Quectel's "+QIND: ..." arriving during AT+CSQ), not the answer.
+                return Urc("unknown", (), text)
         elif text[0] in "+^":
             return Garbled(raw, "truncated result code")
         return Info(text) if in_flight else Urc("unknown", (), text)
