@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from edge.services.errors import ServiceError, ValidationError
-from firmware_bridge.cli import sim
+from firmware_bridge.cli import bridge, sim
 from sync.cli import pki
 
 DATA_DIR = click.option(
@@ -274,6 +274,7 @@ def demo(data_dir: Path, port: int, host: str) -> None:
 
 main.add_command(pki)
 main.add_command(sim)
+main.add_command(bridge)
 
 @main.group("sync")
 def sync_group() -> None:

@@ -66,6 +66,18 @@ def intake(call_id: str):
     return _intake_page(call)
 
 
+@bp.route("/calls/<call_id>/answer", methods=["POST"])
+@roles_required(*INTAKE_ROLES)
+def answer(call_id: str):
+    """Take a call that is ringing on the GSM line: opens its intake form, number filled in."""
+    try:
+        call = call_svc.answer_call(current_user(), call_id)
+    except ServiceError as exc:
+        flash_error(exc)
+        return redirect(url_for("main.board"))
+    return redirect(url_for("main.intake", call_id=call.id))
+
+
 @bp.route("/calls/<call_id>/classify", methods=["POST"])
 @roles_required(*INTAKE_ROLES)
 def classify(call_id: str):

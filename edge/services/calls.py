@@ -47,6 +47,31 @@ def start_call(
     return call
 
 
+def incoming_call(number: str, source: CallSource = CallSource.GSM) -> Call:
+    """A call ringing on the line (caller ID from the GSM modem): waits on the board until a
+    call-taker answers it, so the SOP's receive step runs from the first ring."""
+    check = Checker({"caller_number": number})
+    clean = check.phone("caller_number")
+    if check.errors:
+        clean = ""  # withheld or odd caller ID: still a call, without a number
+    with write_tx():
+        call = Call.create(node=node_id(), caller_number=clean, rung_at=utcnow(), answered_at=None, source=source)
+        append_event(None, "modem", "call.ringing", {"call": call.id, "source": str(source)})
+    return call
+
+
+def answer_call(actor: User, call_id: str) -> Call:
+    """The call-taker takes a ringing call: it is theirs, and the receive timer stops."""
+    with write_tx():
+        call = get_call(call_id)
+        if call.answered_at is None:
+            call.answered_at = utcnow()
+            call.call_taker = actor.username
+            call.save()
+            append_event(None, actor.username, "call.answered", {"call": call.id, "source": call.source})
+    return call
+
+
 def _parse_time(check: Checker, field: str) -> datetime | None:
     raw = check.text(field, max_len=40)
     if not raw:

@@ -105,3 +105,26 @@ def modem(link: Path | None, report_delay: float, trace: bool) -> None:
         pass
     finally:
         emulator.stop()
+
+
+@click.group("bridge")
+def bridge() -> None:
+    """The bridge daemon: GSM modem (and later radio) tied to this node's incident app."""
+
+
+@bridge.command("run")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The node's data folder.")
+@click.option("--modem", "modem_port", required=True, help="Modem serial port, e.g. /dev/siaga-modem.")
+def bridge_run(data_dir: Path, modem_port: str) -> None:
+    """Run the bridge in the foreground until SIGTERM/SIGINT."""
+    from firmware_bridge.bridge import Bridge
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    daemon = Bridge(data_dir, modem_port)
+    daemon.start()
+    done.wait()
+    daemon.stop()
+

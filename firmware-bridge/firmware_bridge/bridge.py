@@ -1,0 +1,55 @@
+"""The bridge daemon: owns the serial hardware and ties it to the node's incident app.
+
+First slice (issue 4): the GSM modem's caller ID (+CLIP) becomes a ringing call on the
+call-takers' board; the call-taker who presses "Jawab" gets the intake form with the
+number and its history filled in. Modem state (registered, signal) is written for the
+status header. SMS routing, radio and channel fallback come next.
+
+`Bridge(data_dir, modem_port)` does nothing until `start()`; `stop()` releases the port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from edge.db import open_database
+from edge.enums import CallSource
+from edge.services.calls import incoming_call
+from firmware_bridge.modem.device import Modem, ModemState
+from sync.models import SyncStatus
+
+log = logging.getLogger("siaga112.bridge")
+
+
+class Bridge:
+    def __init__(self, data_dir: str | Path, modem_port: str, **modem_settings: object) -> None:
+        self.data_dir = Path(data_dir)
+        self.modem_port = modem_port
+        self.modem_settings = modem_settings
+        self.modem: Modem | None = None
+
+    def start(self) -> None:
+        self.db = open_database(self.data_dir)
+        self.modem = Modem(self.modem_port, **self.modem_settings)
+        self.modem.on_call = self._on_call
+        self.modem.on_state = self._on_state
+        self.modem.start()
+        log.info("bridge started: modem on %s", self.modem_port)
+
+    def stop(self) -> None:
+        if self.modem is not None:
+            self.modem.stop()
+        self.db.close()
+
+    def _on_call(self, number: str) -> None:
+        """+CLIP: one ringing call on the board (the modem layer already merged repeated RINGs)."""
+        with self.db.connection_context():
+            call = incoming_call(number, CallSource.GSM)
+        log.info("incoming call %s from %s", call.id, "withheld" if not call.caller_number else "caller id")
+
+    def _on_state(self, state: ModemState) -> None:
+        with self.db.connection_context():
+            SyncStatus.insert(key="modem", value=json.dumps(asdict(state), default=str)).on_conflict_replace().execute()
