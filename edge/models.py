@@ -140,6 +140,7 @@ class Dispatch(Replicated):
     victims_to_hospital = IntegerField(null=True)
     report = TextField(default="")
     sent_by = CharField(max_length=64, default="")
+    code = CharField(max_length=8, default="", index=True)  # 4 digits the agency replies with by SMS/radio
 
     class Meta:
         indexes = ((("incident", "agency"), True),)

@@ -220,7 +220,7 @@ def dispatch_agencies(
             if agency.id in existing:
                 continue
             dispatch = Dispatch.create(id=stable_id("dispatch", f"{incident.id}/{agency.code}"), node=node_id(),
-                                       incident=incident, agency=agency, channel=channel,
+                                       code=_dispatch_code(), incident=incident, agency=agency, channel=channel,
                                        sent_by=actor.username)
             created.append(dispatch)
             append_event(incident, actor.username, "dispatch.sent",
@@ -238,6 +238,19 @@ def dispatch_choices(incident: Incident, profile, dispatched: set[str]) -> tuple
     agencies = sorted(Agency.select().where(Agency.active == True),  # noqa: E712
                       key=lambda a: (order.get(a.code, len(order)), a.code))
     return [c for c in suggestions if c not in dispatched], agencies
+
+
+def _dispatch_code() -> str:
+    """4 random digits, unique among this node's unfinished dispatches: what an agency quotes
+    in an SMS or radio reply ("OK 4821")."""
+    import secrets
+
+    in_use = {d.code for d in Dispatch.select(Dispatch.code).where(Dispatch.status != DispatchStatus.FINISHED)}
+    for _ in range(100):
+        code = str(1000 + secrets.randbelow(9000))
+        if code not in in_use:
+            return code
+    raise Conflict("Terlalu banyak penugasan terbuka")
 
 
 def refresh_status(incident: Incident) -> None:

@@ -2,8 +2,11 @@
 
 First slice (issue 4): the GSM modem's caller ID (+CLIP) becomes a ringing call on the
 call-takers' board; the call-taker who presses "Jawab" gets the intake form with the
-number and its history filled in. Modem state (registered, signal) is written for the
-status header. SMS routing, radio and channel fallback come next.
+number and its history filled in. An SMS from an agency's registered number that quotes
+one of its open dispatch codes ("OK 4821", "SELESAI 4821 2 korban ke RSUD") updates that
+dispatch on the timeline with channel "sms"; any other SMS becomes an information call
+for the call-taker to review, never lost. Modem state is written for the status header.
+Sending dispatches by SMS and radio, and channel fallback, come next.
 
 `Bridge(data_dir, modem_port)` does nothing until `start()`; `stop()` releases the port.
 """
@@ -18,7 +21,9 @@ from pathlib import Path
 from edge.db import open_database
 from edge.enums import CallSource
 from edge.services.calls import incoming_call
+from firmware_bridge.modem import pdu
 from firmware_bridge.modem.device import Modem, ModemState
+from firmware_bridge.sms_routing import route_sms
 from sync.models import SyncStatus
 
 log = logging.getLogger("siaga112.bridge")
@@ -35,6 +40,7 @@ class Bridge:
         self.db = open_database(self.data_dir)
         self.modem = Modem(self.modem_port, **self.modem_settings)
         self.modem.on_call = self._on_call
+        self.modem.on_sms = self._on_sms
         self.modem.on_state = self._on_state
         self.modem.start()
         log.info("bridge started: modem on %s", self.modem_port)
@@ -49,6 +55,13 @@ class Bridge:
         with self.db.connection_context():
             call = incoming_call(number, CallSource.GSM)
         log.info("incoming call %s from %s", call.id, "withheld" if not call.caller_number else "caller id")
+
+    def _on_sms(self, message: pdu.Deliver) -> None:
+        """Route one (reassembled) SMS. Raising would keep it on the SIM for a retry, so only
+        a database failure may escape; everything else ends as an update or a call to review."""
+        with self.db.connection_context():
+            outcome = route_sms(message.sender, message.text)
+        log.info("SMS from %s: %s", "agency" if outcome.startswith("dispatch") else "caller", outcome)
 
     def _on_state(self, state: ModemState) -> None:
         with self.db.connection_context():

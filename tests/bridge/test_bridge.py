@@ -46,3 +46,46 @@ def test_ringing_call_reaches_the_board_and_opens_a_prefilled_intake(node, login
         assert call.answered_at is not None and call.call_taker == "operator"
     finally:
         bridge.stop()
+
+
+def _fire_dispatched_to_damkar(login):
+    from edge.models import Agency, Dispatch, Incident
+
+    Agency.update(phone="081311112222").where(Agency.code == "DAMKAR").execute()
+    op = login("operator")
+    call_url = op.post("/calls", {"caller_number": "0812"}).location
+    op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})
+    inc = Incident.get()
+    op.post(f"/incidents/{inc.id}/dispatch", {"agencies": ["DAMKAR", "POLRES"], "channel": "sms"})
+    return Dispatch.get(Dispatch.agency == Agency.get(Agency.code == "DAMKAR").id)
+
+
+def test_agency_sms_replies_move_their_dispatch_and_strangers_become_calls(node, login, modem_emulator):
+    from edge.models import Dispatch, Event
+
+    damkar = _fire_dispatched_to_damkar(login)
+    assert len(damkar.code) == 4 and damkar.code.isdigit()
+    bridge = Bridge(node.data_dir, modem_emulator.port, timeout=1.0, poll_interval=0.5, backoff=(0.2, 1.0))
+    bridge.start()
+    try:
+        assert bridge.modem.wait_ready(10)
+        modem_emulator.receive_sms("+6281311112222", f"ok {damkar.code}")  # international form of its number
+        assert wait(lambda: Dispatch.get_by_id(damkar.id).status == "acknowledged"), "ack by SMS not applied"
+        event = Event.get(Event.kind == "dispatch.acknowledged")
+        assert event.actor == "sms:DAMKAR" and '"channel": "sms"' in event.detail
+        # A forged reply: right code, wrong sender. Nothing moves; it waits for review as a call.
+        modem_emulator.receive_sms("081399999999", f"SELESAI {damkar.code}")
+        assert wait(lambda: Call.select().where(Call.source == "sms").count() == 1)
+        assert Dispatch.get_by_id(damkar.id).status == "acknowledged"
+        assert Call.get(Call.source == "sms").notes == f"SELESAI {damkar.code}"
+        # The real agency finishes, with victims to hospital.
+        modem_emulator.receive_sms("081311112222", f"SELESAI {damkar.code} 2 korban ke RSUD Bengkalis")
+        assert wait(lambda: Dispatch.get_by_id(damkar.id).status == "finished")
+        done = Dispatch.get_by_id(damkar.id)
+        assert done.hospital and "RSUD" in done.hospital.upper() and done.victims_to_hospital == 2
+        # Garbage from the agency's own number is not lost either.
+        modem_emulator.receive_sms("081311112222", "halo, posko?")
+        assert wait(lambda: Call.select().where(Call.source == "sms").count() == 2)
+        assert wait(lambda: not modem_emulator.storage), "handled messages are deleted from the SIM"
+    finally:
+        bridge.stop()

@@ -1,0 +1,87 @@
+"""What an incoming SMS means: an agency's reply to a dispatch, or a message for a call-taker.
+
+A reply counts only when it comes from the number registered for an agency AND quotes the
+code of one of that agency's unfinished dispatches: a stranger who knows a code, or the
+agency quoting another agency's code, does not move anything. Whatever is not a valid
+reply becomes an information call (source "sms") that waits on the board for review, so
+no message is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from edge.enums import CallSource, DispatchStatus, Role
+from edge.models import Agency, Dispatch, User
+from edge.services.calls import incoming_call
+from edge.services.dispatches import hospital_transfer, update_status
+from edge.services.errors import ServiceError
+from firmware_bridge.dispatch_format import ReplyAction, ReplyParseError, parse_reply
+
+log = logging.getLogger("siaga112.bridge.sms")
+
+
+def same_number(a: str, b: str) -> bool:
+    """Indonesian numbers as modems and people write them: +62812…, 62812…, 0812…"""
+    def norm(n: str) -> str:
+        digits = re.sub(r"\D", "", n or "")
+        if digits.startswith("62"):
+            digits = "0" + digits[2:]
+        return digits
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+def _agency_for(sender: str) -> Agency | None:
+    for agency in Agency.select().where(Agency.phone != ""):
+        if same_number(agency.phone, sender):
+            return agency
+    return None
+
+
+def route_sms(sender: str, text: str) -> str:
+    """Apply one SMS; returns what was done (for the log)."""
+    agency = _agency_for(sender)
+    if agency is not None:
+        try:
+            reply = parse_reply(text)
+        except ReplyParseError as exc:
+            log.warning("SMS from %s (%s) is not a reply: %s", agency.code, sender, exc)
+        else:
+            dispatch = Dispatch.get_or_none((Dispatch.agency == agency) & (Dispatch.code == reply.code)
+                                            & (Dispatch.status != DispatchStatus.FINISHED))
+            if dispatch is None:
+                log.warning("SMS from %s quotes code %s: no open dispatch of that agency", agency.code, reply.code)
+            else:
+                actor = User(username=f"sms:{agency.code}", role=Role.AGENCY, agency=agency)
+                try:
+                    return _apply(actor, dispatch, reply)
+                except ServiceError as exc:
+                    log.warning("SMS reply %s for dispatch %s refused: %s", reply.action, dispatch.id, exc.message)
+    call = incoming_call(sender, CallSource.SMS)
+    call.notes = text[:2000]
+    call.save()
+    return f"information call {call.id} to review"
+
+
+def _apply(actor: User, dispatch: Dispatch, reply) -> str:
+    if reply.hospital or reply.action == ReplyAction.HOSPITAL:
+        if reply.hospital:
+            hospital_transfer(actor, dispatch.id, {"hospital": reply.hospital, "channel": "sms",
+                                                   "victims_to_hospital": reply.victims or 0})
+    if reply.action.status is not None:
+        data = {"status": reply.action.status.value, "channel": "sms", "report": reply.note or text_of(reply)}
+        if reply.crew is not None:
+            data["crew_count"] = reply.crew
+        update_status(actor, dispatch.id, data)
+    return f"dispatch {dispatch.id} {reply.action.value} by SMS"
+
+
+def text_of(reply) -> str:
+    parts = [reply.action.value]
+    if reply.victims is not None:
+        parts.append(f"{reply.victims} korban")
+    if reply.hospital:
+        parts.append(f"ke {reply.hospital}")
+    return " ".join(parts)
