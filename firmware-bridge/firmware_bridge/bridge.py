@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
 from edge.db import open_database
 from edge.enums import CallSource
 from edge.services.calls import incoming_call
+from firmware_bridge import sms_dispatch
 from firmware_bridge.modem import pdu
-from firmware_bridge.modem.device import Modem, ModemState
+from firmware_bridge.modem.device import Modem, ModemException, ModemState
 from firmware_bridge.sms_routing import route_sms
 from sync.models import SyncStatus
 
@@ -35,20 +37,46 @@ class Bridge:
         self.modem_port = modem_port
         self.modem_settings = modem_settings
         self.modem: Modem | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.poll_seconds = 1.0
 
     def start(self) -> None:
         self.db = open_database(self.data_dir)
         self.modem = Modem(self.modem_port, **self.modem_settings)
         self.modem.on_call = self._on_call
         self.modem.on_sms = self._on_sms
+        self.modem.on_status_report = self._on_status_report
+        with self.db.connection_context():
+            sms_dispatch.ensure_table(self.db)
         self.modem.on_state = self._on_state
         self.modem.start()
+        self._thread = threading.Thread(target=self._send_loop, name="bridge-send", daemon=True)
+        self._thread.start()
         log.info("bridge started: modem on %s", self.modem_port)
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         if self.modem is not None:
             self.modem.stop()
         self.db.close()
+
+    def _send_loop(self) -> None:
+        """Dispatches whose channel is SMS go out as soon as the modem can send."""
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                with self.db.connection_context():
+                    sms_dispatch.send_pending(self.modem, self.data_dir)
+            except ModemException as exc:
+                log.warning("SMS sending paused: %s", exc)
+            except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
+                log.exception("SMS send loop error")
+
+    def _on_status_report(self, report: pdu.StatusReport) -> None:
+        with self.db.connection_context():
+            sms_dispatch.delivered(report.message_ref, report.delivered)
 
     def _on_call(self, number: str) -> None:
         """+CLIP: one ringing call on the board (the modem layer already merged repeated RINGs)."""

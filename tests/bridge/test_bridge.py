@@ -89,3 +89,26 @@ def test_agency_sms_replies_move_their_dispatch_and_strangers_become_calls(node,
         assert wait(lambda: not modem_emulator.storage), "handled messages are deleted from the SIM"
     finally:
         bridge.stop()
+
+
+def test_sms_dispatch_is_sent_once_and_its_delivery_report_marks_it_received(node, login, modem_emulator):
+    from edge.models import Dispatch, Event
+
+    damkar = _fire_dispatched_to_damkar(login)  # POLRES has no phone: it waits, logged
+    bridge = Bridge(node.data_dir, modem_emulator.port, timeout=1.0, poll_interval=0.5, backoff=(0.2, 1.0))
+    bridge.poll_seconds = 0.3
+    bridge.start()
+    try:
+        assert bridge.modem.wait_ready(10)
+        assert wait(lambda: len(modem_emulator.sent) >= 1), "dispatch SMS not sent"
+        sent = modem_emulator.sent[0]
+        assert sent.recipient.endswith("81311112222")
+        assert f"#{damkar.code}" in sent.text and "KEBAKARAN" in sent.text and "K:" in sent.text
+        assert len(sent.text) <= 160
+        assert wait(lambda: Dispatch.get_by_id(damkar.id).status == "received"), "delivery report not applied"
+        time.sleep(1.0)
+        assert len(modem_emulator.sent) == 1  # sent once, not again on the next rounds
+        kinds = [e.kind for e in Event.select().order_by(Event.seq)]
+        assert "dispatch.transmitted" in kinds and "dispatch.received" in kinds
+    finally:
+        bridge.stop()

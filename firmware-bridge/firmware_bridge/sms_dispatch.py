@@ -1,0 +1,116 @@
+"""Sending dispatches by SMS: every dispatch whose channel is "sms" goes, once, as the
+compact authenticated text of `dispatch_format` to its agency's registered number, and the
+modem's delivery report marks it received on the timeline.
+
+What was sent is kept in the node-local `sms_transmission` table, committed right after the
+modem accepted the message, so a restart does not send a dispatch twice (at worst, a crash
+between the modem's OK and that commit repeats one SMS, which the agency's reply code
+makes harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from peewee import CharField, DateTimeField, IntegerField, TextField
+
+from edge.enums import DispatchStatus, Role
+from edge.models import Agency, BaseModel, Dispatch, Incident, User
+from edge.profile import ProfileError
+from edge.services import write_tx
+from edge.services.audit import append_event
+from edge.services.dispatches import update_status
+from edge.services.errors import ServiceError
+from edge.services.profiles import profile_for
+from edge.timeutil import utcnow
+from firmware_bridge.dispatch_format import message_for, render, short_type_name
+
+log = logging.getLogger("siaga112.bridge.sms")
+
+
+class SmsTransmission(BaseModel):
+    """One dispatch sent by SMS from this node (node-local, never replicated)."""
+
+    dispatch_id = CharField(max_length=36, primary_key=True)
+    number = CharField(max_length=32)
+    refs = TextField(default="")  # modem message references, comma-separated
+    text = TextField()
+    sent_at = DateTimeField(default=utcnow)
+    delivered_parts = IntegerField(default=0)
+
+    class Meta:
+        table_name = "sms_transmission"
+
+
+def agency_secret(data_dir: Path, agency_code: str) -> bytes:
+    """The key of a dispatch's auth code: derived from this node's secret and the agency.
+    (Interim: the regency-wide per-agency secret will come with central's agency admin.)"""
+    path = Path(data_dir) / "secret_key"
+    base = path.read_bytes() if path.exists() else b""
+    return hashlib.sha256(base + b"|sms-dispatch|" + agency_code.encode()).digest()
+
+
+def pending() -> list[Dispatch]:
+    """SMS dispatches not sent yet (whose case is still open)."""
+    sent = SmsTransmission.select(SmsTransmission.dispatch_id)
+    return list(Dispatch.select(Dispatch, Agency).join(Agency)
+                .where((Dispatch.channel == "sms") & (Dispatch.status == DispatchStatus.SENT)
+                       & Dispatch.id.not_in(sent)).order_by(Dispatch.sent_at).limit(20))
+
+
+def dispatch_text(dispatch: Dispatch, data_dir: Path) -> str:
+    incident: Incident = dispatch.incident
+    try:
+        name = profile_for(incident.profile_id).incident_type(incident.incident_type).name_id
+    except (ProfileError, ServiceError):
+        name = "DARURAT"
+    message = message_for(incident, dispatch.code, short_type_name(name))
+    return render(message, agency_secret(data_dir, dispatch.agency.code))
+
+
+def send_pending(modem, data_dir: Path) -> int:
+    """Send what is pending; returns how many dispatches went out."""
+    count = 0
+    for dispatch in pending():
+        agency = dispatch.agency
+        if not agency.phone:
+            log.warning("dispatch %s: agency %s has no phone number for SMS", dispatch.id, agency.code)
+            continue
+        text = dispatch_text(dispatch, data_dir)
+        refs = modem.send_sms(agency.phone, text, status_report=True)
+        with write_tx():
+            SmsTransmission.create(dispatch_id=dispatch.id, number=agency.phone, text=text,
+                                   refs=",".join(map(str, refs)))
+            append_event(dispatch.incident, "bridge", "dispatch.transmitted",
+                         {"dispatch": dispatch.id, "agency": agency.code, "channel": "sms",
+                          "parts": len(refs)})
+        log.info("dispatch %s sent by SMS to %s (%d part(s))", dispatch.id, agency.code, len(refs))
+        count += 1
+    return count
+
+
+def delivered(message_ref: int, ok: bool) -> str | None:
+    """A delivery report: the agency's phone has the dispatch, i.e. the agency received it."""
+    recent = SmsTransmission.select().where(SmsTransmission.refs != "").order_by(SmsTransmission.sent_at.desc())
+    for row in recent.limit(200):
+        if str(message_ref) in row.refs.split(","):
+            if not ok:
+                log.warning("SMS for dispatch %s not delivered (report status)", row.dispatch_id)
+                return None
+            dispatch = Dispatch.get_or_none(Dispatch.id == row.dispatch_id)
+            if dispatch is None:
+                return None
+            actor = User(username="bridge", role=Role.SUPERVISOR)
+            try:
+                update_status(actor, dispatch.id, {"status": "received", "channel": "sms"})
+            except ServiceError as exc:
+                log.warning("delivery of dispatch %s not recorded: %s", dispatch.id, exc.message)
+            return dispatch.id
+    return None
+
+
+def ensure_table(db) -> None:
+    db.create_tables([SmsTransmission], safe=True)
+
