@@ -40,6 +40,11 @@ BUILTIN_DIR: Path = Path(__file__).resolve().parent / "profiles"
 
 _AGENCY_CODE = re.compile(r"[A-Z0-9_]+")
 _PROFILE_FIELDS: dict[str, type] = {"id": str, "name": str, "source": str, "amber_ratio": float}
+# Optional [profile] fields and their defaults: how a dispatch travels when the first
+# channel does not get an answer (issue 4: MQTT when the peer is reachable, else radio, else SMS).
+CHANNELS: tuple[str, ...] = ("mqtt", "radio", "sms")
+DEFAULT_FALLBACK_SECONDS = 120
+_OPTIONAL_PROFILE_FIELDS = ("channel_order", "fallback_after_seconds")
 _SECTIONS: dict[str, dict[str, type]] = {
     "agencies": {"code": str, "name_id": str, "name_en": str, "kind": str},
     "incident_types": {"code": int, "name_id": str, "name_en": str, "priority": int, "agencies": list},
@@ -87,6 +92,8 @@ class Profile:
     agencies: tuple[AgencySpec, ...]
     incident_types: tuple[IncidentTypeSpec, ...]
     sop_steps: tuple[SopStep, ...]
+    channel_order: tuple[str, ...] = CHANNELS
+    fallback_after_seconds: int = DEFAULT_FALLBACK_SECONDS
 
     def incident_type(self, code: int) -> IncidentTypeSpec:
         for spec in self.incident_types:
@@ -114,7 +121,8 @@ class Profile:
         """Fully resolved, JSON-serialisable form; same shape as a profile file without `extends`."""
         return {
             "profile": {"id": self.id, "name": self.name, "source": self.source,
-                        "amber_ratio": self.amber_ratio},
+                        "amber_ratio": self.amber_ratio, "channel_order": list(self.channel_order),
+                        "fallback_after_seconds": self.fallback_after_seconds},
             "agencies": [vars(a).copy() for a in self.agencies],
             "incident_types": [{**vars(t), "agencies": list(t.agencies)} for t in self.incident_types],
             "sop_steps": [vars(s).copy() for s in self.sop_steps],
@@ -176,8 +184,15 @@ def _check(d: Any, where: str, partial: bool) -> None:
         raise ProfileError(f"{where}: profile: missing [profile] table")
     allowed = {**_PROFILE_FIELDS, "extends": str} if partial else _PROFILE_FIELDS
     for key in head:
-        if key not in allowed:
+        if key not in allowed and key not in _OPTIONAL_PROFILE_FIELDS:
             raise ProfileError(f"{where}: profile.{key}: unknown field")
+    order = head.get("channel_order")
+    if order is not None and (not isinstance(order, list) or not order or len(set(order)) != len(order)
+                              or any(c not in CHANNELS for c in order)):
+        raise ProfileError(f"{where}: profile.channel_order: a list of distinct channels from {', '.join(CHANNELS)}")
+    fallback = head.get("fallback_after_seconds")
+    if fallback is not None and (not isinstance(fallback, int) or isinstance(fallback, bool) or fallback <= 0):
+        raise ProfileError(f"{where}: profile.fallback_after_seconds: must be a positive whole number of seconds")
     for field, typ in allowed.items():
         if field in head:
             _check_value("profile", field, head[field], typ, f"{where}: profile.{field}")
@@ -226,6 +241,8 @@ def _build(d: dict[str, Any], where: str) -> Profile:
         incident_types=tuple(IncidentTypeSpec(**{**t, "agencies": tuple(t["agencies"])})
                              for t in d["incident_types"]),
         sop_steps=tuple(SopStep(**s) for s in d["sop_steps"]),
+        channel_order=tuple(head.get("channel_order", CHANNELS)),
+        fallback_after_seconds=head.get("fallback_after_seconds", DEFAULT_FALLBACK_SECONDS),
     )
 
 

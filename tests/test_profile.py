@@ -378,3 +378,18 @@ def test_from_dict_validates(bengkalis):
     del d["agencies"]
     with pytest.raises(ProfileError, match="agencies: missing"):
         Profile.from_dict(d)
+
+
+def test_channel_policy_defaults_and_validation(tmp_path):
+    bengkalis = load_profile("bengkalis")
+    assert bengkalis.channel_order == ("mqtt", "radio", "sms") and bengkalis.fallback_after_seconds == 120
+    assert Profile.from_dict(bengkalis.to_dict()) == bengkalis
+    child = tmp_path / "cepat.toml"
+    child.write_text('[profile]\nid = "cepat"\nextends = "bengkalis"\nchannel_order = ["sms"]\n'
+                     'fallback_after_seconds = 30\n')
+    fast = load_profile(child)
+    assert fast.channel_order == ("sms",) and fast.fallback_after_seconds == 30
+    for bad in ('channel_order = ["pigeon"]', 'channel_order = ["sms", "sms"]', "fallback_after_seconds = 0"):
+        child.write_text(f'[profile]\nid = "cepat"\nextends = "bengkalis"\n{bad}\n')
+        with pytest.raises(ProfileError, match="channel_order|fallback_after_seconds"):
+            load_profile(child)

@@ -1,6 +1,9 @@
 """Sending dispatches by SMS: every dispatch whose channel is "sms" goes, once, as the
 compact authenticated text of `dispatch_format` to its agency's registered number, and the
-modem's delivery report marks it received on the timeline.
+modem's delivery report marks it received on the timeline. A dispatch sent over the
+network that the agency has not acknowledged within the routing profile's
+`fallback_after_seconds` goes by SMS too, when the profile's `channel_order` allows it;
+whichever channel the agency answers on, the status moves once (statuses only go forward).
 
 What was sent is kept in the node-local `sms_transmission` table, committed right after the
 modem accepted the message, so a restart does not send a dispatch twice (at worst, a crash
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from peewee import CharField, DateTimeField, IntegerField, TextField
@@ -52,12 +56,31 @@ def agency_secret(data_dir: Path, agency_code: str) -> bytes:
     return hashlib.sha256(base + b"|sms-dispatch|" + agency_code.encode()).digest()
 
 
-def pending() -> list[Dispatch]:
-    """SMS dispatches not sent yet (whose case is still open)."""
+FIRST_CHANNELS = ("app", "mqtt")  # the dispatch went over the network (same appliance or sync)
+
+
+def pending(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
+    """Dispatches to send by SMS now, each with whether it is a fallback: those sent with
+    channel "sms", and network dispatches the agency has not acknowledged within the
+    profile's `fallback_after_seconds` when the profile's channel order allows SMS."""
+    now = now or utcnow()
     sent = SmsTransmission.select(SmsTransmission.dispatch_id)
-    return list(Dispatch.select(Dispatch, Agency).join(Agency)
-                .where((Dispatch.channel == "sms") & (Dispatch.status == DispatchStatus.SENT)
-                       & Dispatch.id.not_in(sent)).order_by(Dispatch.sent_at).limit(20))
+    waiting = (Dispatch.select(Dispatch, Agency, Incident).join_from(Dispatch, Agency)
+               .join_from(Dispatch, Incident)
+               .where(Dispatch.id.not_in(sent) & (Incident.status != "closed")
+                      & Dispatch.status.in_([DispatchStatus.SENT.value, DispatchStatus.RECEIVED.value]))
+               .order_by(Dispatch.sent_at).limit(200))
+    out = []
+    for dispatch in waiting:
+        if dispatch.channel == "sms":
+            if dispatch.status == DispatchStatus.SENT:
+                out.append((dispatch, False))
+        elif dispatch.channel in FIRST_CHANNELS:
+            policy = profile_for(dispatch.incident.profile_id)
+            if "sms" in policy.channel_order and \
+                    dispatch.sent_at <= now - timedelta(seconds=policy.fallback_after_seconds):
+                out.append((dispatch, True))
+    return out[:20]
 
 
 def dispatch_text(dispatch: Dispatch, data_dir: Path) -> str:
@@ -73,7 +96,7 @@ def dispatch_text(dispatch: Dispatch, data_dir: Path) -> str:
 def send_pending(modem, data_dir: Path) -> int:
     """Send what is pending; returns how many dispatches went out."""
     count = 0
-    for dispatch in pending():
+    for dispatch, fallback in pending():
         agency = dispatch.agency
         if not agency.phone:
             log.warning("dispatch %s: agency %s has no phone number for SMS", dispatch.id, agency.code)
@@ -85,8 +108,9 @@ def send_pending(modem, data_dir: Path) -> int:
                                    refs=",".join(map(str, refs)))
             append_event(dispatch.incident, "bridge", "dispatch.transmitted",
                          {"dispatch": dispatch.id, "agency": agency.code, "channel": "sms",
-                          "parts": len(refs)})
-        log.info("dispatch %s sent by SMS to %s (%d part(s))", dispatch.id, agency.code, len(refs))
+                          "parts": len(refs), "fallback": fallback})
+        log.info("dispatch %s sent by SMS to %s (%d part(s))%s", dispatch.id, agency.code, len(refs),
+                 " as fallback: no answer over the network" if fallback else "")
         count += 1
     return count
 

@@ -112,3 +112,41 @@ def test_sms_dispatch_is_sent_once_and_its_delivery_report_marks_it_received(nod
         assert "dispatch.transmitted" in kinds and "dispatch.received" in kinds
     finally:
         bridge.stop()
+
+
+def test_unanswered_network_dispatch_falls_back_to_sms_and_the_answer_counts_once(node, login, modem_emulator,
+                                                                                   tmp_path):
+    from edge.models import Agency, Dispatch, Event, Incident
+    from edge.profile import load_profile
+    from edge.services.profiles import install_profile
+
+    fast = tmp_path / "bengkalis.toml"  # same profile, SMS fallback after 1 s instead of 120 s
+    fast.write_text('[profile]\nid = "bengkalis"\nextends = "bengkalis"\nfallback_after_seconds = 1\n')
+    install_profile(load_profile(fast))
+    Agency.update(phone="081311112222").where(Agency.code == "DAMKAR").execute()
+    op = login("operator")
+    call_url = op.post("/calls", {"caller_number": "0812"}).location
+    op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})
+    op.post(f"/incidents/{Incident.get().id}/dispatch", {"agencies": ["DAMKAR"], "channel": "app"})
+    damkar = Dispatch.get()
+    bridge = Bridge(node.data_dir, modem_emulator.port, timeout=1.0, poll_interval=0.5, backoff=(0.2, 1.0))
+    bridge.poll_seconds = 0.3
+    bridge.start()
+    try:
+        assert bridge.modem.wait_ready(10)
+        assert wait(lambda: len(modem_emulator.sent) == 1), "no SMS fallback"
+        transmitted = Event.get(Event.kind == "dispatch.transmitted")
+        assert '"fallback": true' in transmitted.detail
+        modem_emulator.receive_sms("081311112222", f"OK {damkar.code}")
+        assert wait(lambda: Dispatch.get_by_id(damkar.id).status == "acknowledged")
+        # The station's own acknowledgement arrives later over the network: applied once.
+        from edge.services.dispatches import update_status
+        from edge.services.users import get_user
+
+        _, changed = update_status(get_user("damkar"), damkar.id, {"status": "acknowledged", "channel": "mqtt"})
+        assert not changed
+        assert Event.select().where(Event.kind == "dispatch.acknowledged").count() == 1
+        time.sleep(0.8)
+        assert len(modem_emulator.sent) == 1
+    finally:
+        bridge.stop()
