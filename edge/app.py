@@ -154,10 +154,11 @@ def _install_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def node_context() -> dict:
-        from sync.status import node_status
+        from sync.status import device_status, node_status
 
         return {
             "sync_status": node_status() if g.get("user") else None,
+            "modem_status": device_status() if g.get("user") else None,
             "current_user": g.get("user"),
             "lang": g.get("lang", DEFAULT_LANG),
             "node_id": setting("node_id", "?"),

@@ -44,6 +44,17 @@ class NodeStatus:
         return max(times) if times else None
 
 
+def device_status() -> dict | None:
+    """The GSM modem's last state as the bridge wrote it (None when no bridge runs here)."""
+    row = SyncStatus.get_or_none(SyncStatus.key == "modem")
+    if row is None:
+        return None
+    try:
+        return json.loads(row.value)
+    except ValueError:
+        return None
+
+
 def node_status() -> NodeStatus:
     values = {row.key: row.value for row in SyncStatus.select()}
     last_id = SyncChange.select(SyncChange.id).order_by(SyncChange.id.desc()).scalar() or 0

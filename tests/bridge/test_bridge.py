@@ -37,6 +37,7 @@ def test_ringing_call_reaches_the_board_and_opens_a_prefilled_intake(node, login
         op = login("operator")
         board = op.get("/board").get_data(as_text=True)
         assert 'data-answer="081277001122"' in board
+        assert wait(lambda: 'data-modem="ok"' in op.get("/board").get_data(as_text=True)), "modem state not shown"
         answered = op.post(f"/calls/{call.id}/answer")
         assert answered.location.endswith(f"/calls/{call.id}")
         intake = op.get(answered.location).get_data(as_text=True)
@@ -44,6 +45,8 @@ def test_ringing_call_reaches_the_board_and_opens_a_prefilled_intake(node, login
         assert 'data-flagged="1"' in intake and "iseng: 3" in intake  # its history, flagged
         call = Call.get_by_id(call.id)
         assert call.answered_at is not None and call.call_taker == "operator"
+        modem_emulator.unplug()  # the header tells the call-taker the GSM line is gone
+        assert wait(lambda: 'data-modem="down"' in op.get("/board").get_data(as_text=True)), "unplug not shown"
     finally:
         bridge.stop()
 
