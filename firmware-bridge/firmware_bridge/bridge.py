@@ -63,6 +63,11 @@ class Bridge:
             self.modem.stop()
         self.db.close()
 
+    def healthy(self) -> bool:
+        """For the systemd watchdog: the send loop is alive (the modem itself may be unplugged:
+        that is reported in the header, not fixed by a restart)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _send_loop(self) -> None:
         """Dispatches whose channel is SMS go out as soon as the modem can send."""
         while not self._stop.wait(self.poll_seconds):

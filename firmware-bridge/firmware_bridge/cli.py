@@ -119,12 +119,16 @@ def bridge() -> None:
 def bridge_run(data_dir: Path, modem_port: str) -> None:
     """Run the bridge in the foreground until SIGTERM/SIGINT."""
     from firmware_bridge.bridge import Bridge
+    from sync import sdnotify
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     daemon = Bridge(data_dir, modem_port)
     daemon.start()
+    sdnotify.notify("READY=1")
+    sdnotify.start_watchdog(daemon.healthy, done)
     done.wait()
+    sdnotify.notify("STOPPING=1")
     daemon.stop()
 
