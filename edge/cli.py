@@ -228,12 +228,21 @@ def demo(data_dir: Path, port: int, host: str) -> None:
     import threading
     import time
 
-    from edge.services.demo import DEMO_PASSWORD, ROLES_LEGEND, missing_logins, open_demo_regency, start_demo
+    from edge.services.demo import (
+        DAMKAR_PHONE,
+        DEMO_PASSWORD,
+        ROLES_LEGEND,
+        missing_logins,
+        open_demo_regency,
+        start_demo,
+        start_demo_modem,
+    )
     from sync.localnet import LocalnetError
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    modem = None
     try:
         net = open_demo_regency(data_dir)
     except LocalnetError as exc:
@@ -259,6 +268,14 @@ def demo(data_dir: Path, port: int, host: str) -> None:
                    f"({url['central']}board): it appears there within seconds.")
         click.echo("Each node has its own login cookie, so one browser can be logged in to all four. "
                    "Ctrl+C stops everything.")
+        modem = start_demo_modem(net, data_dir)
+        click.echo("")
+        click.echo("posko-a has an emulated GSM modem. Type here:")
+        click.echo("  ring 081277001122            its 112 line rings: the call appears on posko-a's board")
+        click.echo(f"  sms {DAMKAR_PHONE} OK <code>  Damkar answers a dispatch sent with channel SMS")
+        click.echo("  help                         everything the modem emulator can do")
+        if sys.stdin.isatty():
+            threading.Thread(target=_modem_console, args=(modem.emulator, stop), daemon=True).start()
         reported: set[str] = set()
         while not stop.wait(1.0):
             for dead in set(net.dead_processes()) - reported:
@@ -269,7 +286,24 @@ def demo(data_dir: Path, port: int, host: str) -> None:
         sys.exit(2)
     finally:
         click.echo("Stopping the demo ...")
+        if modem is not None:
+            modem.stop()
         net.stop()
+
+
+def _modem_console(emulator, stop) -> None:
+    """Lines typed in the demo's terminal drive posko-a's emulated modem."""
+    from firmware_bridge.cli import run_command
+
+    for line in sys.stdin:
+        if stop.is_set():
+            return
+        if line.strip() in ("quit", "exit"):
+            stop.set()
+            return
+        answer = run_command(emulator, line.strip())
+        if answer:
+            click.echo(answer)
 
 
 main.add_command(pki)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.models import Agency
 from edge.services import set_setting, setting
 from edge.services.calls import classify_call, start_call
 from edge.services.errors import NotFound
@@ -94,6 +95,8 @@ def _prepare_node(node_id: str) -> None:
                 create_user(username, role, DEMO_PASSWORD, name, agency)
     if node_id == "posko-a":
         seed_demo_cases()
+        # Damkar's SMS number: the demo's emulated phone network answers as this number.
+        Agency.update(phone=DAMKAR_PHONE).where(Agency.code == "DAMKAR").execute()
     set_setting(READY, "1")
 
 
@@ -123,6 +126,40 @@ def start_demo(net, first_port: int, host: str = "127.0.0.1") -> list[DemoSite]:
     for node_id in net.nodes:
         net.start_sync(node_id)
     return sites
+
+
+DAMKAR_PHONE = "081311112222"
+
+
+@dataclass
+class DemoModem:
+    """posko-a's GSM line in the demo: the modem emulator and the bridge daemon using it."""
+
+    emulator: object
+    bridge: object
+    link: Path
+
+    def stop(self) -> None:
+        from sync.localnet import stop_process
+
+        stop_process(self.bridge)
+        self.emulator.stop()
+
+
+def start_demo_modem(net, root: str | Path) -> DemoModem:
+    """Start an emulated GSM modem for posko-a and its bridge (caller ID, SMS dispatch and replies)."""
+    import sys
+
+    from firmware_bridge.modem.emulator import ModemEmulator
+    from sync.localnet import spawn
+
+    link = Path(root) / "modem"
+    emulator = ModemEmulator(link)
+    emulator.start()
+    node = net["posko-a"]
+    bridge = spawn([sys.executable, "-m", "edge.cli", "bridge", "run", "--data-dir", str(node.data_dir),
+                    "--modem", str(link)], node.data_dir / "bridge.log")
+    return DemoModem(emulator, bridge, link)
 
 
 def missing_logins(net) -> list[str]:
