@@ -6,9 +6,12 @@ number and its history filled in. An SMS from an agency's registered number that
 one of its open dispatch codes ("OK 4821", "SELESAI 4821 2 korban ke RSUD") updates that
 dispatch on the timeline with channel "sms"; any other SMS becomes an information call
 for the call-taker to review, never lost. Modem state is written for the status header.
-Sending dispatches by SMS and radio, and channel fallback, come next.
+Dispatches go out by SMS (sms_dispatch.py) and, with a radio, over a KISS TNC
+(radio_dispatch.py), including the fallback from an unanswered network dispatch.
 
-`Bridge(data_dir, modem_port)` does nothing until `start()`; `stop()` releases the port.
+`Bridge(data_dir, modem_port, radio=(host, port, callsign))` does nothing until `start()`;
+`stop()` releases the port and the TNC. Either part is optional: without `modem_port` the GSM
+part is skipped, without `radio` the radio part (an agency station may run radio only).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from pathlib import Path
 from edge.db import open_database
 from edge.enums import CallSource
 from edge.services.calls import incoming_call
-from firmware_bridge import sms_dispatch
+from firmware_bridge import radio_dispatch, sms_dispatch
 from firmware_bridge.modem import pdu
 from firmware_bridge.modem.device import Modem, ModemException, ModemState
+from firmware_bridge.radio.link import KissTcpLink, ReliableChannel
 from firmware_bridge.sms_routing import route_sms
 from sync.models import SyncStatus
 
@@ -32,28 +36,51 @@ log = logging.getLogger("siaga112.bridge")
 
 
 class Bridge:
-    def __init__(self, data_dir: str | Path, modem_port: str, **modem_settings: object) -> None:
+    def __init__(self, data_dir: str | Path, modem_port: str | None = None, *,
+                 radio: tuple[str, int, str] | None = None, radio_options: dict | None = None,
+                 **modem_settings: object) -> None:
+        """`radio` is (TNC host, KISS TCP port, this station's callsign); `radio_options` go to
+        the ReliableChannel (retry_initial, max_tries, ...)."""
+        if modem_port is None and radio is None:
+            raise ValueError("a bridge needs a modem port, a radio, or both")
         self.data_dir = Path(data_dir)
         self.modem_port = modem_port
         self.modem_settings = modem_settings
         self.modem: Modem | None = None
+        self.radio = radio
+        self.radio_options = dict(radio_options or {})
+        self.radio_link: KissTcpLink | None = None
+        self.radio_channel: ReliableChannel | None = None
+        self.radio_dispatcher: radio_dispatch.RadioDispatcher | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.poll_seconds = 1.0
 
     def start(self) -> None:
         self.db = open_database(self.data_dir)
-        self.modem = Modem(self.modem_port, **self.modem_settings)
-        self.modem.on_call = self._on_call
-        self.modem.on_sms = self._on_sms
-        self.modem.on_status_report = self._on_status_report
         with self.db.connection_context():
             sms_dispatch.ensure_table(self.db)
-        self.modem.on_state = self._on_state
-        self.modem.start()
+            radio_dispatch.ensure_tables(self.db)
+        if self.modem_port is not None:
+            self.modem = Modem(self.modem_port, **self.modem_settings)
+            self.modem.on_call = self._on_call
+            self.modem.on_sms = self._on_sms
+            self.modem.on_status_report = self._on_status_report
+            self.modem.on_state = self._on_state
+            self.modem.start()
+        if self.radio is not None:
+            host, port, call = self.radio
+            self.radio_link = KissTcpLink(host, int(port), my_call=call)
+            self.radio_channel = ReliableChannel(self.radio_link, call, on_message=self._on_radio_message,
+                                                 on_acked=self._on_radio_acked, on_failed=self._on_radio_failed,
+                                                 **self.radio_options)
+            self.radio_dispatcher = radio_dispatch.RadioDispatcher(self.radio_channel, self.data_dir)
+            self.radio_link.start()
+            self.radio_channel.start()
         self._thread = threading.Thread(target=self._send_loop, name="bridge-send", daemon=True)
         self._thread.start()
-        log.info("bridge started: modem on %s", self.modem_port)
+        log.info("bridge started:%s%s", f" modem on {self.modem_port}" if self.modem_port else "",
+                 f" radio {self.radio[2]} via TNC {self.radio[0]}:{self.radio[1]}" if self.radio else "")
 
     def stop(self) -> None:
         self._stop.set()
@@ -61,6 +88,10 @@ class Bridge:
             self._thread.join(timeout=10)
         if self.modem is not None:
             self.modem.stop()
+        if self.radio_channel is not None:
+            self.radio_channel.stop()
+        if self.radio_link is not None:
+            self.radio_link.stop()
         self.db.close()
 
     def healthy(self) -> bool:
@@ -69,15 +100,35 @@ class Bridge:
         return self._thread is not None and self._thread.is_alive()
 
     def _send_loop(self) -> None:
-        """Dispatches whose channel is SMS go out as soon as the modem can send."""
+        """Dispatches whose channel is SMS (radio) go out as soon as the modem (TNC) can send."""
         while not self._stop.wait(self.poll_seconds):
-            try:
-                with self.db.connection_context():
-                    sms_dispatch.send_pending(self.modem, self.data_dir)
-            except ModemException as exc:
-                log.warning("SMS sending paused: %s", exc)
-            except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
-                log.exception("SMS send loop error")
+            if self.modem is not None:
+                try:
+                    with self.db.connection_context():
+                        sms_dispatch.send_pending(self.modem, self.data_dir)
+                except ModemException as exc:
+                    log.warning("SMS sending paused: %s", exc)
+                except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
+                    log.exception("SMS send loop error")
+            if self.radio_dispatcher is not None:
+                try:
+                    with self.db.connection_context():
+                        self.radio_dispatcher.send_pending()
+                except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
+                    log.exception("radio send loop error")
+
+    def _on_radio_message(self, source: str, payload: bytes) -> None:
+        """A message heard for our callsign: a dispatch (agency side) or a reply (posko side)."""
+        with self.db.connection_context():
+            self.radio_dispatcher.on_message(source, payload)
+
+    def _on_radio_acked(self, msgid: str, source: str) -> None:
+        with self.db.connection_context():
+            self.radio_dispatcher.on_acked(msgid, source)
+
+    def _on_radio_failed(self, msgid: str, dest: str) -> None:
+        with self.db.connection_context():
+            self.radio_dispatcher.on_failed(msgid, dest)
 
     def _on_status_report(self, report: pdu.StatusReport) -> None:
         with self.db.connection_context():

@@ -109,26 +109,47 @@ def modem(link: Path | None, report_delay: float, trace: bool) -> None:
 
 @click.group("bridge")
 def bridge() -> None:
-    """The bridge daemon: GSM modem (and later radio) tied to this node's incident app."""
+    """The bridge daemon: GSM modem and/or radio (KISS TNC) tied to this node's incident app."""
+
+
+def _host_port(ctx, param, value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8001")
+    return host, int(port)
 
 
 @bridge.command("run")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="The node's data folder.")
-@click.option("--modem", "modem_port", required=True, help="Modem serial port, e.g. /dev/siaga-modem.")
-def bridge_run(data_dir: Path, modem_port: str) -> None:
+@click.option("--modem", "modem_port", help="Modem serial port, e.g. /dev/siaga-modem.")
+@click.option("--radio", callback=_host_port, metavar="HOST:PORT",
+              help="KISS TCP port of the radio's TNC, e.g. 127.0.0.1:8001 (Dire Wolf's KISSPORT).")
+@click.option("--callsign", help="This station's callsign on the radio, e.g. POSKO1 (required with --radio).")
+def bridge_run(data_dir: Path, modem_port: str | None, radio: tuple[str, int] | None, callsign: str | None) -> None:
     """Run the bridge in the foreground until SIGTERM/SIGINT."""
     from firmware_bridge.bridge import Bridge
+    from firmware_bridge.radio import ax25
     from sync import sdnotify
 
+    if modem_port is None and radio is None:
+        raise click.UsageError("give --modem, --radio (with --callsign), or both")
+    if (radio is None) != (callsign is None):
+        raise click.UsageError("--radio and --callsign go together")
+    if callsign is not None:
+        try:
+            callsign = ax25.normalise_call(callsign)
+        except ax25.Ax25Error as exc:
+            raise click.BadParameter(str(exc), param_hint="--callsign") from None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    daemon = Bridge(data_dir, modem_port)
+    daemon = Bridge(data_dir, modem_port, radio=(*radio, callsign) if radio else None)
     daemon.start()
     sdnotify.notify("READY=1")
     sdnotify.start_watchdog(daemon.healthy, done)
     done.wait()
     sdnotify.notify("STOPPING=1")
     daemon.stop()
-

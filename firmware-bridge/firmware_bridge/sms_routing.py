@@ -4,7 +4,8 @@ A reply counts only when it comes from the number registered for an agency AND q
 code of one of that agency's unfinished dispatches: a stranger who knows a code, or the
 agency quoting another agency's code, does not move anything. Whatever is not a valid
 reply becomes an information call (source "sms") that waits on the board for review, so
-no message is dropped.
+no message is dropped. `apply_reply` is shared with radio (radio_dispatch.py), where the
+sender check is the agency's station callsign instead of its number.
 """
 
 from __future__ import annotations
@@ -44,38 +45,49 @@ def route_sms(sender: str, text: str) -> str:
     """Apply one SMS; returns what was done (for the log)."""
     agency = _agency_for(sender)
     if agency is not None:
-        try:
-            reply = parse_reply(text)
-        except ReplyParseError as exc:
-            log.warning("SMS from %s (%s) is not a reply: %s", agency.code, sender, exc)
-        else:
-            dispatch = Dispatch.get_or_none((Dispatch.agency == agency) & (Dispatch.code == reply.code)
-                                            & (Dispatch.status != DispatchStatus.FINISHED))
-            if dispatch is None:
-                log.warning("SMS from %s quotes code %s: no open dispatch of that agency", agency.code, reply.code)
-            else:
-                actor = User(username=f"sms:{agency.code}", role=Role.AGENCY, agency=agency)
-                try:
-                    return _apply(actor, dispatch, reply)
-                except ServiceError as exc:
-                    log.warning("SMS reply %s for dispatch %s refused: %s", reply.action, dispatch.id, exc.message)
+        outcome = apply_reply(agency, sender, text, "sms")
+        if outcome is not None:
+            return outcome
     call = incoming_call(sender, CallSource.SMS)
     call.notes = text[:2000]
     call.save()
     return f"information call {call.id} to review"
 
 
-def _apply(actor: User, dispatch: Dispatch, reply) -> str:
+def apply_reply(agency: Agency, sender: str, text: str, channel: str) -> str | None:
+    """A message from `agency` (its sender already checked: phone number for SMS, callsign
+    for radio) applied as a reply to one of its open dispatches, the update recorded with
+    `channel`; what was done, or None if it is not a reply to an open dispatch of that agency."""
+    label = channel.upper()
+    try:
+        reply = parse_reply(text)
+    except ReplyParseError as exc:
+        log.warning("%s from %s (%s) is not a reply: %s", label, agency.code, sender, exc)
+        return None
+    dispatch = Dispatch.get_or_none((Dispatch.agency == agency) & (Dispatch.code == reply.code)
+                                    & (Dispatch.status != DispatchStatus.FINISHED))
+    if dispatch is None:
+        log.warning("%s from %s quotes code %s: no open dispatch of that agency", label, agency.code, reply.code)
+        return None
+    actor = User(username=f"{channel}:{agency.code}", role=Role.AGENCY, agency=agency)
+    try:
+        return _apply(actor, dispatch, reply, channel)
+    except ServiceError as exc:
+        log.warning("%s reply %s for dispatch %s refused: %s", label, reply.action, dispatch.id, exc.message)
+        return None
+
+
+def _apply(actor: User, dispatch: Dispatch, reply, channel: str = "sms") -> str:
     if reply.hospital or reply.action == ReplyAction.HOSPITAL:
         if reply.hospital:
-            hospital_transfer(actor, dispatch.id, {"hospital": reply.hospital, "channel": "sms",
+            hospital_transfer(actor, dispatch.id, {"hospital": reply.hospital, "channel": channel,
                                                    "victims_to_hospital": reply.victims or 0})
     if reply.action.status is not None:
-        data = {"status": reply.action.status.value, "channel": "sms", "report": reply.note or text_of(reply)}
+        data = {"status": reply.action.status.value, "channel": channel, "report": reply.note or text_of(reply)}
         if reply.crew is not None:
             data["crew_count"] = reply.crew
         update_status(actor, dispatch.id, data)
-    return f"dispatch {dispatch.id} {reply.action.value} by SMS"
+    return f"dispatch {dispatch.id} {reply.action.value} by {'SMS' if channel == 'sms' else channel}"
 
 
 def text_of(reply) -> str:
