@@ -33,25 +33,21 @@ from pathlib import Path
 
 from peewee import AutoField, BooleanField, CharField, DateTimeField, TextField
 
-from edge.enums import DispatchStatus, Role
-from edge.models import Agency, BaseModel, Dispatch, Incident, User
-from edge.profile import ProfileError
+from edge.enums import Role
+from edge.models import Agency, BaseModel, Dispatch, User
 from edge.services import write_tx
 from edge.services.audit import append_event
 from edge.services.dispatches import update_status
 from edge.services.errors import ServiceError
-from edge.services.profiles import profile_for
 from edge.timeutil import utcnow
 from firmware_bridge.dispatch_format import (
     DispatchFormatError,
-    message_for,
     parse,
-    render,
-    short_type_name,
 )
 from firmware_bridge.radio import ax25
 from firmware_bridge.radio.link import new_msgid
-from firmware_bridge.sms_dispatch import FIRST_CHANNELS, agency_secret
+from firmware_bridge.sms_dispatch import agency_secret, due
+from firmware_bridge.sms_dispatch import dispatch_text as sms_dispatch_text
 from firmware_bridge.sms_routing import apply_reply
 
 log = logging.getLogger("siaga112.bridge.radio")
@@ -120,38 +116,15 @@ def radio_before_sms(order) -> bool:
 
 
 def pending(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
-    """Dispatches to send by radio now, each with whether it is a fallback: those sent with
-    channel "radio", and network dispatches the agency has not acknowledged within the
-    profile's `fallback_after_seconds` when its channel order puts radio before SMS and the
-    agency has a station callsign."""
-    now = now or utcnow()
-    sent = RadioTransmission.select(RadioTransmission.dispatch_id)
-    waiting = (Dispatch.select(Dispatch, Agency, Incident).join_from(Dispatch, Agency)
-               .join_from(Dispatch, Incident)
-               .where(Dispatch.id.not_in(sent) & (Incident.status != "closed")
-                      & Dispatch.status.in_([DispatchStatus.SENT.value, DispatchStatus.RECEIVED.value]))
-               .order_by(Dispatch.sent_at).limit(200))
-    out = []
-    for dispatch in waiting:
-        if dispatch.channel == "radio":
-            if dispatch.status == DispatchStatus.SENT:
-                out.append((dispatch, False))
-        elif dispatch.channel in FIRST_CHANNELS and dispatch.agency.station_node:
-            policy = profile_for(dispatch.incident.profile_id)
-            if radio_before_sms(policy.channel_order) and \
-                    dispatch.sent_at <= now - timedelta(seconds=policy.fallback_after_seconds):
-                out.append((dispatch, True))
-    return out[:20]
+    """Dispatches to send by radio now (see `sms_dispatch.due`): channel "radio", or a network
+    fallback when the channel order puts radio before SMS and the agency has a station callsign."""
+    return due("radio", RadioTransmission,
+               lambda dispatch, policy: bool(dispatch.agency.station_node) and radio_before_sms(policy.channel_order),
+               now)
 
 
 def dispatch_text(dispatch: Dispatch, data_dir: Path) -> str:
-    incident: Incident = dispatch.incident
-    try:
-        name = profile_for(incident.profile_id).incident_type(incident.incident_type).name_id
-    except (ProfileError, ServiceError):
-        name = "DARURAT"
-    message = message_for(incident, dispatch.code, short_type_name(name))
-    return render(message, agency_secret(data_dir, dispatch.agency.code), max_chars=RADIO_CHARS)
+    return sms_dispatch_text(dispatch, data_dir, max_chars=RADIO_CHARS)
 
 
 class RadioDispatcher:

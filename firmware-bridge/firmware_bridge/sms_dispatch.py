@@ -59,12 +59,13 @@ def agency_secret(data_dir: Path, agency_code: str) -> bytes:
 FIRST_CHANNELS = ("app", "mqtt")  # the dispatch went over the network (same appliance or sync)
 
 
-def pending(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
-    """Dispatches to send by SMS now, each with whether it is a fallback: those sent with
-    channel "sms", and network dispatches the agency has not acknowledged within the
-    profile's `fallback_after_seconds` when the profile's channel order allows SMS."""
+def due(channel: str, transmitted, fallback_allowed, now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
+    """Dispatches to send over `channel` now, each with whether it is a fallback: those sent
+    with that channel and not yet in the `transmitted` table, and network dispatches the
+    agency has not acknowledged within the profile's `fallback_after_seconds` when
+    `fallback_allowed(dispatch, policy)` says this channel is next."""
     now = now or utcnow()
-    sent = SmsTransmission.select(SmsTransmission.dispatch_id)
+    sent = transmitted.select(transmitted.dispatch_id)
     waiting = (Dispatch.select(Dispatch, Agency, Incident).join_from(Dispatch, Agency)
                .join_from(Dispatch, Incident)
                .where(Dispatch.id.not_in(sent) & (Incident.status != "closed")
@@ -72,25 +73,31 @@ def pending(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
                .order_by(Dispatch.sent_at).limit(200))
     out = []
     for dispatch in waiting:
-        if dispatch.channel == "sms":
+        if dispatch.channel == channel:
             if dispatch.status == DispatchStatus.SENT:
                 out.append((dispatch, False))
         elif dispatch.channel in FIRST_CHANNELS:
             policy = profile_for(dispatch.incident.profile_id)
-            if "sms" in policy.channel_order and \
+            if fallback_allowed(dispatch, policy) and \
                     dispatch.sent_at <= now - timedelta(seconds=policy.fallback_after_seconds):
                 out.append((dispatch, True))
     return out[:20]
 
 
-def dispatch_text(dispatch: Dispatch, data_dir: Path) -> str:
+def pending(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
+    """Dispatches to send by SMS now (see `due`)."""
+    return due("sms", SmsTransmission, lambda _d, policy: "sms" in policy.channel_order, now)
+
+
+def dispatch_text(dispatch: Dispatch, data_dir: Path, max_chars: int = 160) -> str:
+    """The compact authenticated dispatch text (one SMS, or one radio frame with more room)."""
     incident: Incident = dispatch.incident
     try:
         name = profile_for(incident.profile_id).incident_type(incident.incident_type).name_id
     except (ProfileError, ServiceError):
         name = "DARURAT"
     message = message_for(incident, dispatch.code, short_type_name(name))
-    return render(message, agency_secret(data_dir, dispatch.agency.code))
+    return render(message, agency_secret(data_dir, dispatch.agency.code), max_chars=max_chars)
 
 
 def send_pending(modem, data_dir: Path) -> int:
