@@ -100,6 +100,7 @@ class SyncDaemon:
         self._wake = threading.Event()
         self._inflight: dict[str, InFlight] = {}
         self._lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self.connected = threading.Event()
         self.progress = Progress()
         self._thread: threading.Thread | None = None
@@ -329,11 +330,7 @@ class SyncDaemon:
             if upto > row.acked_change_id:  # nothing there for this peer: move its checkpoint on
                 SyncPeer.update(acked_change_id=upto).where(SyncPeer.node == peer.node).execute()
             return
-        with self.db.atomic("IMMEDIATE"):
-            seq = row.send_seq + 1
-            SyncPeer.update(send_seq=seq).where(SyncPeer.node == peer.node).execute()
-        envelope = seal(self.keys, self.directory[peer.node], Kind.CHANGES, seq, codec.encode_batch(batch, upto))
-        info = self._client.publish(inbox_topic(self.node_id, peer.node), envelope, qos=1)
+        seq, info = self._publish(peer.node, Kind.CHANGES, codec.encode_batch(batch, upto))
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("publish to %s failed (%s); will retry", peer.node, info.rc)
             return
@@ -362,12 +359,19 @@ class SyncDaemon:
         return batch, upto
 
     def _send_ack(self, peer: str, upto: int, applied: int) -> None:
-        with self.db.atomic("IMMEDIATE"):
-            row = self._peer_row(peer)
-            seq = row.send_seq + 1
-            SyncPeer.update(send_seq=seq).where(SyncPeer.node == peer).execute()
-        envelope = seal(self.keys, self.directory[peer], Kind.ACK, seq, codec.encode_ack(upto, applied))
-        self._client.publish(inbox_topic(self.node_id, peer), envelope, qos=1)
+        self._publish(peer, Kind.ACK, codec.encode_ack(upto, applied))
+
+    def _publish(self, peer: str, kind: Kind, payload: bytes) -> tuple[int, mqtt.MQTTMessageInfo]:
+        """Take the next envelope sequence for `peer` (committed first) and publish, under one
+        lock: batches (send thread) and acks (network thread) share the sequence, and the
+        receiver refuses any sequence not above the last, so they must leave in order."""
+        with self._publish_lock:
+            with self.db.atomic("IMMEDIATE"):
+                SyncPeer.insert(node=peer).on_conflict_ignore().execute()
+                SyncPeer.update(send_seq=SyncPeer.send_seq + 1).where(SyncPeer.node == peer).execute()
+                seq = SyncPeer.get_by_id(peer).send_seq
+            envelope = seal(self.keys, self.directory[peer], kind, seq, payload)
+            return seq, self._client.publish(inbox_topic(self.node_id, peer), envelope, qos=1)
 
     # --- status for people ---------------------------------------------------------------
 
