@@ -72,6 +72,7 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
     db = open_node(data_dir)
     with db.connection_context():
         node = setting("node_id", "node")
+        node_role = setting("node_role", "posko")
     db.close()
     if "SESSION_COOKIE_NAME" not in overrides:
         # One cookie per node: several nodes on one machine (the demo) must not share a session.
@@ -90,6 +91,10 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer-token auth, no cookies: CSRF does not apply
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    if node_role == "central":
+        from central import register as register_central
+
+        register_central(app)
 
     _install_request_hooks(app)
     _install_template_helpers(app)

@@ -2,7 +2,9 @@
 
 Source strings are Indonesian (what operators read). `translations/en.json` maps them
 to English; `translations/id.json` gives Indonesian labels for the English code values
-stored in the database (call types, statuses, event kinds). A key with `{name}`
+stored in the database (call types, statuses, event kinds). Each package with UI
+(`edge`, `central`) keeps its own `translations/` folder, and an area may keep its strings
+in a fragment of its own (`en.reports.json`); the catalogue of a language is all of them. A key with `{name}`
 placeholders also matches an already formatted message ("Maksimal 200 karakter"), so
 services may format their messages before they reach a view. Untranslated strings
 fall back to the source text, never to an empty label.
@@ -19,14 +21,18 @@ from flask import g, has_request_context
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANG = "id"
-_DIR = Path(__file__).resolve().parent / "translations"
+_ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE_DIRS = (_ROOT / "edge" / "translations", _ROOT / "central" / "translations")
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    path = _DIR / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    merged: dict[str, str] = {}
+    for folder in CATALOGUE_DIRS:
+        for path in sorted(folder.glob(f"{lang}.json")) + sorted(folder.glob(f"{lang}.*.json")):
+            merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 @cache

@@ -7,11 +7,11 @@ flags. Run `python -m edge.i18n_extract` to print the strings missing from en.js
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+UI_PACKAGES = (ROOT, ROOT.parent / "central")  # every package that renders pages or messages
 _STR = r'"((?:[^"\\]|\\.)+)"'
 TEMPLATE_PATTERNS = [re.compile(r"_\(\s*" + _STR), re.compile(r"_\(\s*'((?:[^'\\]|\\.)+)'")]
 PYTHON_PATTERNS = [
@@ -33,21 +33,23 @@ def strings_in(text: str, patterns: list[re.Pattern[str]]) -> set[str]:
     return found
 
 
-def collect(root: Path = ROOT) -> set[str]:
+def collect(roots: tuple[Path, ...] = UI_PACKAGES) -> set[str]:
     found: set[str] = set()
-    for path in root.rglob("*.html"):
-        found |= strings_in(path.read_text(encoding="utf-8"), TEMPLATE_PATTERNS)
-    for path in root.rglob("*.py"):
-        if path.name == "i18n_extract.py":
-            continue
-        found |= strings_in(path.read_text(encoding="utf-8"), PYTHON_PATTERNS)
+    for root in roots:
+        for path in root.rglob("*.html"):
+            found |= strings_in(path.read_text(encoding="utf-8"), TEMPLATE_PATTERNS)
+        for path in root.rglob("*.py"):
+            if path.name == "i18n_extract.py":
+                continue
+            found |= strings_in(path.read_text(encoding="utf-8"), PYTHON_PATTERNS)
     return {s for s in found if re.search(r"[A-Za-z]", s)}
 
 
 def missing(lang: str = "en") -> list[str]:
-    catalogue = json.loads((ROOT / "translations" / f"{lang}.json").read_text(encoding="utf-8"))
-    id_codes = json.loads((ROOT / "translations" / "id.json").read_text(encoding="utf-8"))
-    wanted = collect() | set(id_codes)
+    from edge.i18n import catalogue as load
+
+    wanted = collect() | set(load("id"))
+    catalogue = load(lang)
     return sorted(s for s in wanted if s not in catalogue)
 
 

@@ -114,3 +114,9 @@ def test_one_time_password_must_be_changed_before_any_work(node, app):
     assert changed.status_code == 302
     assert b.get("/board").status_code == 200
     assert not User.get(User.username == "admin").must_change_password
+
+
+def test_a_posko_has_no_central_pages(login):
+    client = login("pusat")
+    assert client.get("/pusat/").status_code == 404
+    assert 'href="/pusat/' not in client.get("/archive").get_data(as_text=True)
