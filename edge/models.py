@@ -9,6 +9,7 @@ work on a posko's SQLite file and on central's SQLite or PostgreSQL.
 from __future__ import annotations
 
 from peewee import (
+    AutoField,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -201,6 +202,78 @@ class LoginAttempt(BaseModel):
     ok = BooleanField()
 
 
+# --- node-local tables of the radio and SMS channels (the bridge and the web app share them) --
+
+
+class SmsTransmission(BaseModel):
+    """One dispatch sent by SMS from this node, so a restart never sends it twice."""
+
+    dispatch_id = CharField(max_length=36, primary_key=True)
+    number = CharField(max_length=32)
+    refs = TextField(default="")  # modem message references, comma-separated
+    text = TextField()
+    sent_at = DateTimeField(default=utcnow)
+    delivered_parts = IntegerField(default=0)
+
+
+class RadioTransmission(BaseModel):
+    """One dispatch sent by radio from this node, with the message id its ack will name."""
+
+    dispatch_id = CharField(max_length=36, primary_key=True)
+    callsign = CharField(max_length=16)
+    msgid = CharField(max_length=12, index=True)
+    text = TextField()
+    sent_at = DateTimeField(default=utcnow)
+    acked_at = DateTimeField(null=True)
+    failed = BooleanField(default=False)
+
+
+class RadioInbox(BaseModel):
+    """Everything heard over radio for this node's callsign, so nothing heard is lost: kind
+    "dispatch" (verified), "rejected" (failed verification), "reply" (applied) or "other"."""
+
+    id = AutoField()
+    source = CharField(max_length=16)
+    kind = CharField(max_length=16)
+    code = CharField(max_length=8, default="")
+    text = TextField()
+    note = TextField(default="")
+    received_at = DateTimeField(default=utcnow)
+
+
+class ReceivedDispatch(BaseModel):
+    """A dispatch that reached this agency station over radio or SMS: what its dispatcher sees
+    and answers while the network is down, linked to the replicated dispatch once sync brings it."""
+
+    id = AutoField()
+    agency = CharField(max_length=32, index=True)  # agency code the text was verified for
+    code = CharField(max_length=8, index=True)
+    channel = CharField(max_length=16)  # radio / sms: the first channel it arrived on
+    source = CharField(max_length=32)  # callsign or phone number it came from
+    text = TextField()
+    data = TextField()  # the parsed DispatchMessage as JSON
+    status = CharField(max_length=16, default="received")
+    received_at = DateTimeField(default=utcnow)
+    status_at = DateTimeField(default=utcnow)
+    dispatch_id = CharField(max_length=36, default="")  # the replicated dispatch, once known here
+
+
+class OutgoingReply(BaseModel):
+    """An agency station's answer to a received dispatch, waiting for the bridge to send it
+    back on the channel the dispatch came in on."""
+
+    id = AutoField()
+    received = ForeignKeyField(ReceivedDispatch, backref="replies", on_delete="CASCADE")
+    channel = CharField(max_length=16)
+    dest = CharField(max_length=32)  # callsign or phone number
+    text = TextField()
+    msgid = CharField(max_length=12, default="", index=True)
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+    acked_at = DateTimeField(null=True)
+    failed = BooleanField(default=False)
+
+
 REPLICATED_MODELS: tuple[type[Replicated], ...] = (
     Agency,
     User,
@@ -210,6 +283,8 @@ REPLICATED_MODELS: tuple[type[Replicated], ...] = (
     Dispatch,
     Event,
 )
-LOCAL_MODELS: tuple[type[BaseModel], ...] = (NodeSetting, Counter, ApiToken, LoginAttempt)
+CHANNEL_MODELS: tuple[type[BaseModel], ...] = (SmsTransmission, RadioTransmission, RadioInbox, ReceivedDispatch,
+                                                OutgoingReply)
+LOCAL_MODELS: tuple[type[BaseModel], ...] = (NodeSetting, Counter, ApiToken, LoginAttempt) + CHANNEL_MODELS
 ALL_MODELS: tuple[type[BaseModel], ...] = REPLICATED_MODELS + LOCAL_MODELS
 APPEND_ONLY_TABLES = ("event",)

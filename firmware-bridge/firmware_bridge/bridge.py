@@ -58,9 +58,6 @@ class Bridge:
 
     def start(self) -> None:
         self.db = open_database(self.data_dir)
-        with self.db.connection_context():
-            sms_dispatch.ensure_table(self.db)
-            radio_dispatch.ensure_tables(self.db)
         if self.modem_port is not None:
             self.modem = Modem(self.modem_port, **self.modem_settings)
             self.modem.on_call = self._on_call

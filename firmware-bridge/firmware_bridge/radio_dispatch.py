@@ -31,10 +31,8 @@ import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from peewee import AutoField, BooleanField, CharField, DateTimeField, TextField
-
 from edge.enums import Role
-from edge.models import Agency, BaseModel, Dispatch, User
+from edge.models import Agency, Dispatch, RadioInbox, RadioTransmission, User
 from edge.services import write_tx
 from edge.services.audit import append_event
 from edge.services.dispatches import update_status
@@ -54,42 +52,6 @@ log = logging.getLogger("siaga112.bridge.radio")
 
 RADIO_CHARS = 256
 DISPATCH_PREFIX = "112 #"  # first characters of every dispatch text
-
-
-class RadioTransmission(BaseModel):
-    """One dispatch sent by radio from this node (node-local, never replicated)."""
-
-    dispatch_id = CharField(max_length=36, primary_key=True)
-    callsign = CharField(max_length=16)
-    msgid = CharField(max_length=12, index=True)
-    text = TextField()
-    sent_at = DateTimeField(default=utcnow)
-    acked_at = DateTimeField(null=True)
-    failed = BooleanField(default=False)
-
-    class Meta:
-        table_name = "radio_transmission"
-
-
-class RadioInbox(BaseModel):
-    """One message heard over radio (node-local): kind "dispatch" (verified, for the station's
-    dispatcher), "rejected" (a dispatch text that failed verification), "reply" (applied to a
-    dispatch) or "other" (not applied: unknown callsign, no open dispatch, not a reply)."""
-
-    id = AutoField()
-    source = CharField(max_length=16)
-    kind = CharField(max_length=16)
-    code = CharField(max_length=8, default="")
-    text = TextField()
-    note = TextField(default="")
-    received_at = DateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "radio_inbox"
-
-
-def ensure_tables(db) -> None:
-    db.create_tables([RadioTransmission, RadioInbox], safe=True)
 
 
 def callsign(value: str) -> str | None:

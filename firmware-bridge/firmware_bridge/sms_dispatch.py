@@ -5,7 +5,7 @@ network that the agency has not acknowledged within the routing profile's
 `fallback_after_seconds` goes by SMS too, when the profile's `channel_order` allows it;
 whichever channel the agency answers on, the status moves once (statuses only go forward).
 
-What was sent is kept in the node-local `sms_transmission` table, committed right after the
+What was sent is kept in the node-local `sms_transmission` table (edge/models.py), committed right after the
 modem accepted the message, so a restart does not send a dispatch twice (at worst, a crash
 between the modem's OK and that commit repeats one SMS, which the agency's reply code
 makes harmless).
@@ -18,10 +18,8 @@ import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from peewee import CharField, DateTimeField, IntegerField, TextField
-
 from edge.enums import DispatchStatus, Role
-from edge.models import Agency, BaseModel, Dispatch, Incident, User
+from edge.models import Agency, Dispatch, Incident, SmsTransmission, User
 from edge.profile import ProfileError
 from edge.services import write_tx
 from edge.services.audit import append_event
@@ -32,20 +30,6 @@ from edge.timeutil import utcnow
 from firmware_bridge.dispatch_format import message_for, render, short_type_name
 
 log = logging.getLogger("siaga112.bridge.sms")
-
-
-class SmsTransmission(BaseModel):
-    """One dispatch sent by SMS from this node (node-local, never replicated)."""
-
-    dispatch_id = CharField(max_length=36, primary_key=True)
-    number = CharField(max_length=32)
-    refs = TextField(default="")  # modem message references, comma-separated
-    text = TextField()
-    sent_at = DateTimeField(default=utcnow)
-    delivered_parts = IntegerField(default=0)
-
-    class Meta:
-        table_name = "sms_transmission"
 
 
 def agency_secret(data_dir: Path, agency_code: str) -> bytes:
@@ -140,8 +124,3 @@ def delivered(message_ref: int, ok: bool) -> str | None:
                 log.warning("delivery of dispatch %s not recorded: %s", dispatch.id, exc.message)
             return dispatch.id
     return None
-
-
-def ensure_table(db) -> None:
-    db.create_tables([SmsTransmission], safe=True)
-

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import time
 
-from edge.models import Agency, Dispatch, Event, Incident, db_proxy
+from edge.models import Agency, Dispatch, Event, Incident, RadioInbox, RadioTransmission
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.dispatch_format import message_for, render
 from firmware_bridge.radio.link import pack_message
-from firmware_bridge.radio_dispatch import RadioInbox, RadioTransmission, dispatch_text, ensure_tables
+from firmware_bridge.radio_dispatch import dispatch_text
 from tests.bridge.conftest import wait_until
 from tests.bridge.test_radio_link import Air, data_frames
 
@@ -129,7 +129,7 @@ def test_unanswered_network_dispatch_falls_back_to_radio_only_when_radio_comes_b
 
 def test_a_dispatch_recorded_but_not_on_the_air_before_a_restart_goes_with_the_same_id(node, login):
     damkar = _radio_dispatch_to_damkar(login)
-    ensure_tables(db_proxy.obj)  # an earlier run committed the row, then stopped before sending
+    # an earlier run committed the row, then stopped before sending
     RadioTransmission.create(dispatch_id=damkar.id, callsign=STATION, msgid="RESTART1",
                              text=dispatch_text(damkar, node.data_dir))
     air = Air()
