@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sync import dispatch_keys
+
 BUNDLE_FORMAT = "siaga112-bundle/1"
 ROLES = ("posko", "agency", "central")
 NODE_ID_RE = re.compile(r"[a-z0-9-]{2,32}")
@@ -220,6 +222,7 @@ def init_ca(pki_dir: Path, name: str) -> None:
     write_atomic(pki_dir / "ca.crt", _cert_pem(cert), 0o644)
     _save_registry(pki_dir, {})
     _write_crl(pki_dir, {})
+    dispatch_keys.master_key(pki_dir)
 
 
 def issue_server_cert(pki_dir: Path, hostnames: list[str]) -> tuple[Path, Path]:
@@ -313,6 +316,7 @@ def issue_node(pki_dir: Path, node_id: str, role: str, agency: str | None = None
         "node_key": _key_pem(tls_key).decode(),
         "sign_key": _priv_b64(sign_key), "enc_key": _priv_b64(enc_key),
         "directory": directory_part,
+        "dispatch_keys": dispatch_keys.bundle_part(pki_dir, role, agency),
     }
     folder = pki_dir / node_id
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -434,6 +438,7 @@ def install_bundle(bundle: dict[str, Any], sync_dir: Path) -> None:
     write_atomic(sync_dir / "sign.key", _key_pem(sign), 0o600)
     write_atomic(sync_dir / "enc.key", _key_pem(enc), 0o600)
     _write_json(sync_dir / "directory.json", bundle["directory"], 0o644)
+    dispatch_keys.install(bundle.get("dispatch_keys"), sync_dir)
     config = {k: bundle[k] for k in ("node_id", "role", "agency", "areas", "central", "broker")}
     _write_json(config_path, config, 0o644)
 

@@ -44,9 +44,10 @@ class NodeStatus:
         return max(times) if times else None
 
 
-def device_status() -> dict | None:
-    """The GSM modem's last state as the bridge wrote it (None when no bridge runs here)."""
-    row = SyncStatus.get_or_none(SyncStatus.key == "modem")
+def device_status(device: str = "modem") -> dict | None:
+    """The last state the bridge wrote for its GSM modem ("modem") or radio TNC ("radio");
+    None when no bridge runs here with that device."""
+    row = SyncStatus.get_or_none(SyncStatus.key == device)
     if row is None:
         return None
     try:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from edge.agency import bp
 from edge.enums import DispatchStatus, IncidentStatus, Role
 from edge.i18n import translate
-from edge.models import Dispatch
+from edge.models import Dispatch, ReceivedDispatch
 from edge.services import dispatches as dispatch_svc
+from edge.services import station as station_svc
 from edge.services.errors import Forbidden, NotFound, ServiceError
 from edge.web import current_user, flash_error, form_data, roles_required
 
@@ -35,6 +37,15 @@ class Inbox:
     new: list[Dispatch] = field(default_factory=list)  # waiting for "Diterima"
     active: list[Dispatch] = field(default_factory=list)  # acknowledged, not finished
     done: list[Dispatch] = field(default_factory=list)  # finished, or the case was closed
+    received: list[ReceivedDispatch] = field(default_factory=list)  # came by radio/SMS, not synced yet
+    messages: dict = field(default_factory=dict)  # received id -> its parsed dispatch
+    answers: tuple = ()
+    ranks: dict = field(default_factory=dict)
+
+    @property
+    def received_new(self) -> int:
+        """Received by radio/SMS and not yet acknowledged: these ring the alarm too."""
+        return sum(1 for r in self.received if r.status == DispatchStatus.RECEIVED.value)
 
 
 def _show_all() -> bool:
@@ -52,7 +63,9 @@ def _load_inbox(include_finished: bool) -> Inbox:
         except ServiceError as exc:  # e.g. the case was closed a moment ago: show it anyway
             log.warning("marking dispatches received failed: %s", exc.message)
         rows = dispatch_svc.inbox(user.agency, include_finished=include_finished)
-    box = Inbox()
+    box = Inbox(received=station_svc.waiting(user.agency, include_finished), answers=_answers(),
+                ranks={s.value: s.rank for s in DispatchStatus})
+    box.messages = {r.id: station_svc.message_of(r) for r in box.received}
     for d in rows:
         if d.status == DispatchStatus.FINISHED or d.incident.status == IncidentStatus.CLOSED:
             box.done.append(d)
@@ -121,6 +134,24 @@ def status(dispatch_id: str):
         else:
             flash(translate("{case_no}: status ini sudah tercatat", case_no=dispatch.incident.case_no), "info")
     return _back(dispatch_id)
+
+
+def _answers() -> tuple[tuple[str, str], ...]:
+    return (("acknowledged", translate("Diterima")), ("en_route", translate("Berangkat")),
+            ("on_scene", translate("Tiba di lokasi")), ("finished", translate("Selesai")))
+
+
+@bp.route("/agency/received/<int:received_id>/answer", methods=["POST"])
+@roles_required(Role.AGENCY)
+def answer_received(received_id: int):
+    """Answer a dispatch that came by radio or SMS: recorded here, the reply queued for the bridge."""
+    data_dir = Path(current_app.config["DATA_DIR"])
+    result = _run(str(received_id), lambda: station_svc.answer(current_user(), received_id, form_data(), data_dir))
+    if result is not None:
+        row, changed = result
+        flash(translate("#{code}: jawaban dikirim lewat {channel}", code=row.code, channel=row.channel) if changed
+              else translate("#{code}: status ini sudah tercatat", code=row.code), "info")
+    return redirect(url_for("agency.inbox") + f"#r-{received_id}")
 
 
 @bp.route("/agency/dispatches/<dispatch_id>/hospital", methods=["POST"])

@@ -5,7 +5,9 @@ call-takers' board; the call-taker who presses "Jawab" gets the intake form with
 number and its history filled in. An SMS from an agency's registered number that quotes
 one of its open dispatch codes ("OK 4821", "SELESAI 4821 2 korban ke RSUD") updates that
 dispatch on the timeline with channel "sms"; any other SMS becomes an information call
-for the call-taker to review, never lost. Modem state is written for the status header.
+for the call-taker to review, never lost. At an agency station, a dispatch text that comes
+by SMS or radio goes to the station's inbox (dispatch_receipt.py) and the dispatcher's answers
+go back the same way. Modem and radio TNC state are written for the status header.
 Dispatches go out by SMS (sms_dispatch.py) and, with a radio, over a KISS TNC
 (radio_dispatch.py), including the fallback from an unanswered network dispatch.
 
@@ -24,8 +26,10 @@ from pathlib import Path
 
 from edge.db import open_database
 from edge.enums import CallSource
+from edge.services import write_tx
 from edge.services.calls import incoming_call
 from firmware_bridge import radio_dispatch, sms_dispatch
+from firmware_bridge.dispatch_receipt import looks_like_dispatch, receive_text, station_agency
 from firmware_bridge.modem import pdu
 from firmware_bridge.modem.device import Modem, ModemException, ModemState
 from firmware_bridge.radio.link import KissTcpLink, ReliableChannel
@@ -52,6 +56,7 @@ class Bridge:
         self.radio_link: KissTcpLink | None = None
         self.radio_channel: ReliableChannel | None = None
         self.radio_dispatcher: radio_dispatch.RadioDispatcher | None = None
+        self._radio_state: dict | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.poll_seconds = 1.0
@@ -102,7 +107,8 @@ class Bridge:
             if self.modem is not None:
                 try:
                     with self.db.connection_context():
-                        sms_dispatch.send_pending(self.modem, self.data_dir)
+                        sms_dispatch.send_pending(self.modem, self.data_dir, radio_here=self.radio is not None)
+                        sms_dispatch.send_replies(self.modem)
                 except ModemException as exc:
                     log.warning("SMS sending paused: %s", exc)
                 except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
@@ -111,8 +117,20 @@ class Bridge:
                 try:
                     with self.db.connection_context():
                         self.radio_dispatcher.send_pending()
+                        self._write_radio_state()
                 except Exception:  # noqa: BLE001 - keep the bridge alive; the next round retries
                     log.exception("radio send loop error")
+
+    def _write_radio_state(self) -> None:
+        """The TNC link's state for the status header, written when it changes."""
+        state = {"connected": self.radio_link.connected, "callsign": self.radio[2],
+                 "tnc": f"{self.radio[0]}:{self.radio[1]}", "waiting": len(self.radio_channel.pending())}
+        if state != self._radio_state:
+            self._radio_state = state
+            with write_tx():
+                SyncStatus.insert(key="radio", value=json.dumps(state)).on_conflict_replace().execute()
+            log.info("radio TNC %s %s (%d message(s) waiting for an ack)", state["tnc"],
+                     "connected" if state["connected"] else "disconnected", state["waiting"])
 
     def _on_radio_message(self, source: str, payload: bytes) -> None:
         """A message heard for our callsign: a dispatch (agency side) or a reply (posko side)."""
@@ -141,6 +159,12 @@ class Bridge:
         """Route one (reassembled) SMS. Raising would keep it on the SIM for a retry, so only
         a database failure may escape; everything else ends as an update or a call to review."""
         with self.db.connection_context():
+            if looks_like_dispatch(message.text):
+                agency = station_agency(self.data_dir, self.radio[2] if self.radio else None)
+                if agency is not None:  # an agency station: a dispatch by SMS for its inbox
+                    receipt = receive_text(self.data_dir, agency, "sms", message.sender, message.text)
+                    if receipt.ok:
+                        return
             outcome = route_sms(message.sender, message.text)
         log.info("SMS from %s: %s", "agency" if outcome.startswith("dispatch") else "caller", outcome)
 
