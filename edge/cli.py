@@ -235,7 +235,7 @@ def demo(data_dir: Path, port: int, host: str) -> None:
         missing_logins,
         open_demo_regency,
         start_demo,
-        start_demo_modem,
+        start_demo_devices,
     )
     from sync.localnet import LocalnetError
 
@@ -268,17 +268,19 @@ def demo(data_dir: Path, port: int, host: str) -> None:
                    f"({url['central']}board): it appears there within seconds.")
         click.echo("Each node has its own login cookie, so one browser can be logged in to all four. "
                    "Ctrl+C stops everything.")
-        modem = start_demo_modem(net, data_dir)
+        modem = start_demo_devices(net, data_dir)
         click.echo("")
         click.echo("posko-a has an emulated GSM modem. Type here:")
         click.echo("  ring 081277001122            its 112 line rings: the call appears on posko-a's board")
         click.echo(f"  sms {DAMKAR_PHONE} OK <code>  Damkar answers a dispatch sent with channel SMS")
         click.echo("  help                         everything the modem emulator can do")
+        click.echo("posko-a and damkar-1 share a simulated radio channel: dispatch Damkar with channel "
+                   "'Radio' at posko-a and it rings in damkar-1's inbox; its answers come back by radio.")
         if sys.stdin.isatty():
             threading.Thread(target=_modem_console, args=(modem.emulator, stop), daemon=True).start()
         reported: set[str] = set()
         while not stop.wait(1.0):
-            for dead in set(net.dead_processes()) - reported:
+            for dead in set(net.dead_processes() + modem.dead()) - reported:
                 click.echo(f"warning: {dead} stopped unexpectedly (see its log in {data_dir})", err=True)
                 reported.add(dead)
     except LocalnetError as exc:
