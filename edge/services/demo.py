@@ -3,7 +3,9 @@ appear on central's board seconds later, through the real broker and sync daemon
 
 Four nodes on this machine (sync.localnet.LocalRegency): central, posko-a (kecamatan
 Bengkalis), posko-b (Bantan) and damkar-1 (a Damkar station), each with its sync daemon
-and web app. Users replicate and a user's id is derived from its username, so every demo
+and web app. posko-a has an emulated GSM modem, and posko-a and damkar-1 share a simulated
+radio channel, each through its bridge daemon (`start_demo_devices`). Users replicate and
+a user's id is derived from its username, so every demo
 user is created on one node only (its "home") and sync carries it to the others; the
 `admin` every node creates at init gets the demo password on every node, so whichever
 copy wins the merge, the password is the same.
@@ -95,8 +97,9 @@ def _prepare_node(node_id: str) -> None:
                 create_user(username, role, DEMO_PASSWORD, name, agency)
     if node_id == "posko-a":
         seed_demo_cases()
-        # Damkar's SMS number: the demo's emulated phone network answers as this number.
-        Agency.update(phone=DAMKAR_PHONE).where(Agency.code == "DAMKAR").execute()
+        # Damkar's SMS number (the demo's emulated phone network answers as this number) and
+        # its station's radio callsign (the demo's simulated air carries it).
+        Agency.update(phone=DAMKAR_PHONE, station_node=DAMKAR_CALLSIGN).where(Agency.code == "DAMKAR").execute()
     set_setting(READY, "1")
 
 
@@ -129,37 +132,54 @@ def start_demo(net, first_port: int, host: str = "127.0.0.1") -> list[DemoSite]:
 
 
 DAMKAR_PHONE = "081311112222"
+POSKO_CALLSIGN, DAMKAR_CALLSIGN = "POSKO1", "DAMKR1"
 
 
 @dataclass
-class DemoModem:
-    """posko-a's GSM line in the demo: the modem emulator and the bridge daemon using it."""
+class DemoDevices:
+    """The demo's hardware stand-ins: posko-a's GSM modem (emulator) and a shared radio channel
+    on loopback, with posko-a's bridge (modem + radio) and the Damkar station's bridge (radio)."""
 
     emulator: object
-    bridge: object
+    air: object
+    bridges: list
     link: Path
 
     def stop(self) -> None:
         from sync.localnet import stop_process
 
-        stop_process(self.bridge)
+        for bridge in self.bridges:
+            stop_process(bridge)
         self.emulator.stop()
+        self.air.stop()
+
+    def dead(self) -> list[str]:
+        return [f"bridge {i}" for i, b in enumerate(self.bridges) if b.poll() is not None]
 
 
-def start_demo_modem(net, root: str | Path) -> DemoModem:
-    """Start an emulated GSM modem for posko-a and its bridge (caller ID, SMS dispatch and replies)."""
+def start_demo_devices(net, root: str | Path) -> DemoDevices:
+    """Start posko-a's emulated GSM modem, the simulated radio channel and both bridges: caller ID,
+    SMS dispatch and replies at posko-a; radio dispatch from posko-a to the Damkar station's inbox."""
     import sys
 
     from firmware_bridge.modem.emulator import ModemEmulator
+    from firmware_bridge.radio.air import SimulatedAir
     from sync.localnet import spawn
 
     link = Path(root) / "modem"
     emulator = ModemEmulator(link)
     emulator.start()
-    node = net["posko-a"]
-    bridge = spawn([sys.executable, "-m", "edge.cli", "bridge", "run", "--data-dir", str(node.data_dir),
-                    "--modem", str(link)], node.data_dir / "bridge.log")
-    return DemoModem(emulator, bridge, link)
+    air = SimulatedAir()
+    air.start()
+    radio = f"127.0.0.1:{air.port}"
+    posko, station = net["posko-a"], net["damkar-1"]
+    bridges = [
+        spawn([sys.executable, "-m", "edge.cli", "bridge", "run", "--data-dir", str(posko.data_dir),
+               "--modem", str(link), "--radio", radio, "--callsign", POSKO_CALLSIGN], posko.data_dir / "bridge.log"),
+        spawn([sys.executable, "-m", "edge.cli", "bridge", "run", "--data-dir", str(station.data_dir),
+               "--radio", radio, "--callsign", DAMKAR_CALLSIGN], station.data_dir / "bridge.log"),
+    ]
+    return DemoDevices(emulator, air, bridges, link)
 
 
 def missing_logins(net) -> list[str]:

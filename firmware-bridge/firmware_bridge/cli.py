@@ -6,6 +6,7 @@ the pty path and reads commands on stdin (`help` lists them). Parses and calls, 
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -105,6 +106,24 @@ def modem(link: Path | None, report_delay: float, trace: bool) -> None:
         pass
     finally:
         emulator.stop()
+
+
+@sim.command("air")
+@click.option("--port", type=int, default=8001, show_default=True,
+              help="TCP port bridges connect to with --radio 127.0.0.1:PORT, as to a TNC's KISS port.")
+def air(port: int) -> None:
+    """Run a simulated radio channel on loopback: every KISS frame reaches every other station."""
+    from firmware_bridge.radio.air import SimulatedAir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    channel = SimulatedAir(port)
+    channel.start()
+    click.echo(f"simulated air on 127.0.0.1:{channel.port}; Ctrl+C stops it")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    channel.stop()
 
 
 @click.group("bridge")
