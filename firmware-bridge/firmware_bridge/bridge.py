@@ -11,7 +11,8 @@ go back the same way. Modem and radio TNC state are written for the status heade
 Dispatches go out by SMS (sms_dispatch.py) and, with a radio, over a KISS TNC
 (radio_dispatch.py), including the fallback from an unanswered network dispatch.
 
-`Bridge(data_dir, modem_port, radio=(host, port, callsign))` does nothing until `start()`;
+`Bridge(data_dir, modem_port, radio=(tnc_address, callsign))` does nothing until `start()`
+(the TNC address is HOST:PORT for KISS over TCP or /dev/PATH[@BAUD] for a serial TNC);
 `stop()` releases the port and the TNC. Either part is optional: without `modem_port` the GSM
 part is skipped, without `radio` the radio part (an agency station may run radio only).
 """
@@ -32,7 +33,8 @@ from firmware_bridge import radio_dispatch, sms_dispatch
 from firmware_bridge.dispatch_receipt import looks_like_dispatch, receive_text, station_agency
 from firmware_bridge.modem import pdu
 from firmware_bridge.modem.device import Modem, ModemException, ModemState
-from firmware_bridge.radio.link import KissTcpLink, ReliableChannel
+from firmware_bridge.radio.link import ReliableChannel
+from firmware_bridge.radio.tnc import KissLink, open_tnc
 from firmware_bridge.sms_routing import route_sms
 from sync.models import SyncStatus
 
@@ -41,10 +43,12 @@ log = logging.getLogger("siaga112.bridge")
 
 class Bridge:
     def __init__(self, data_dir: str | Path, modem_port: str | None = None, *,
-                 radio: tuple[str, int, str] | None = None, radio_options: dict | None = None,
+                 radio: tuple[str, str] | tuple[str, int, str] | None = None, radio_options: dict | None = None,
                  **modem_settings: object) -> None:
-        """`radio` is (TNC host, KISS TCP port, this station's callsign); `radio_options` go to
-        the ReliableChannel (retry_initial, max_tries, ...)."""
+        """`radio` is (TNC address, this station's callsign), or (host, KISS TCP port, callsign);
+        `radio_options` go to the ReliableChannel (retry_initial, max_tries, ...)."""
+        if radio is not None and len(radio) == 3:
+            radio = (f"{radio[0]}:{radio[1]}", radio[2])
         if modem_port is None and radio is None:
             raise ValueError("a bridge needs a modem port, a radio, or both")
         self.data_dir = Path(data_dir)
@@ -52,8 +56,9 @@ class Bridge:
         self.modem_settings = modem_settings
         self.modem: Modem | None = None
         self.radio = radio
+        self.callsign = radio[1] if radio else None
         self.radio_options = dict(radio_options or {})
-        self.radio_link: KissTcpLink | None = None
+        self.radio_link: KissLink | None = None
         self.radio_channel: ReliableChannel | None = None
         self.radio_dispatcher: radio_dispatch.RadioDispatcher | None = None
         self._radio_state: dict | None = None
@@ -71,8 +76,8 @@ class Bridge:
             self.modem.on_state = self._on_state
             self.modem.start()
         if self.radio is not None:
-            host, port, call = self.radio
-            self.radio_link = KissTcpLink(host, int(port), my_call=call)
+            address, call = self.radio
+            self.radio_link = open_tnc(address, my_call=call)
             self.radio_channel = ReliableChannel(self.radio_link, call, on_message=self._on_radio_message,
                                                  on_acked=self._on_radio_acked, on_failed=self._on_radio_failed,
                                                  **self.radio_options)
@@ -82,7 +87,7 @@ class Bridge:
         self._thread = threading.Thread(target=self._send_loop, name="bridge-send", daemon=True)
         self._thread.start()
         log.info("bridge started:%s%s", f" modem on {self.modem_port}" if self.modem_port else "",
-                 f" radio {self.radio[2]} via TNC {self.radio[0]}:{self.radio[1]}" if self.radio else "")
+                 f" radio {self.callsign} via TNC {self.radio[0]}" if self.radio else "")
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,8 +128,8 @@ class Bridge:
 
     def _write_radio_state(self) -> None:
         """The TNC link's state for the status header, written when it changes."""
-        state = {"connected": self.radio_link.connected, "callsign": self.radio[2],
-                 "tnc": f"{self.radio[0]}:{self.radio[1]}", "waiting": len(self.radio_channel.pending())}
+        state = {"connected": self.radio_link.connected, "callsign": self.callsign, "tnc": self.radio[0],
+                 "waiting": len(self.radio_channel.pending())}
         if state != self._radio_state:
             self._radio_state = state
             with write_tx():
@@ -160,7 +165,7 @@ class Bridge:
         a database failure may escape; everything else ends as an update or a call to review."""
         with self.db.connection_context():
             if looks_like_dispatch(message.text):
-                agency = station_agency(self.data_dir, self.radio[2] if self.radio else None)
+                agency = station_agency(self.data_dir, self.callsign)
                 if agency is not None:  # an agency station: a dispatch by SMS for its inbox
                     receipt = receive_text(self.data_dir, agency, "sms", message.sender, message.text)
                     if receipt.ok:

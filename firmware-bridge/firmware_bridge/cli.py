@@ -131,23 +131,27 @@ def bridge() -> None:
     """The bridge daemon: GSM modem and/or radio (KISS TNC) tied to this node's incident app."""
 
 
-def _host_port(ctx, param, value: str | None) -> tuple[str, int] | None:
+def _tnc_address(ctx, param, value: str | None) -> str | None:
+    from firmware_bridge.radio.tnc import BadTncAddress, open_tnc
+
     if value is None:
         return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8001")
-    return host, int(port)
+    try:
+        open_tnc(value)  # only parses: nothing is opened before start()
+    except BadTncAddress as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @bridge.command("run")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="The node's data folder.")
 @click.option("--modem", "modem_port", help="Modem serial port, e.g. /dev/siaga-modem.")
-@click.option("--radio", callback=_host_port, metavar="HOST:PORT",
-              help="KISS TCP port of the radio's TNC, e.g. 127.0.0.1:8001 (Dire Wolf's KISSPORT).")
+@click.option("--radio", callback=_tnc_address, metavar="TNC",
+              help="The radio's KISS TNC: HOST:PORT over TCP, e.g. 127.0.0.1:8001 (Dire Wolf's KISSPORT), "
+                   "or a serial TNC /dev/PATH[@BAUD], e.g. /dev/siaga-tnc@9600 (default 9600 baud).")
 @click.option("--callsign", help="This station's callsign on the radio, e.g. POSKO1 (required with --radio).")
-def bridge_run(data_dir: Path, modem_port: str | None, radio: tuple[str, int] | None, callsign: str | None) -> None:
+def bridge_run(data_dir: Path, modem_port: str | None, radio: str | None, callsign: str | None) -> None:
     """Run the bridge in the foreground until SIGTERM/SIGINT."""
     from firmware_bridge.bridge import Bridge
     from firmware_bridge.radio import ax25
@@ -165,7 +169,7 @@ def bridge_run(data_dir: Path, modem_port: str | None, radio: tuple[str, int] | 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    daemon = Bridge(data_dir, modem_port, radio=(*radio, callsign) if radio else None)
+    daemon = Bridge(data_dir, modem_port, radio=(radio, callsign) if radio else None)
     daemon.start()
     sdnotify.notify("READY=1")
     sdnotify.start_watchdog(daemon.healthy, done)

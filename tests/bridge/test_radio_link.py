@@ -26,7 +26,8 @@ import pytest
 
 from firmware_bridge.dispatch_format import DispatchMessage, ReplyAction, parse, parse_reply, render, render_reply
 from firmware_bridge.radio import ax25, kiss
-from firmware_bridge.radio.link import KissTcpLink, LinkDown, ReliableChannel, pack_message, unpack
+from firmware_bridge.radio.link import ReliableChannel, pack_message, unpack
+from firmware_bridge.radio.tnc import KissTcpLink, LinkDown
 
 SECRET = b"damkar-shared-secret"
 POSKO, DAMKAR = "POSKO1", "DAMKAR-1"

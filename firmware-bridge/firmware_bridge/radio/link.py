@@ -1,13 +1,12 @@
-"""A KISS TNC over TCP, and a reliable channel (retries, acks, duplicate suppression) on top.
+"""A reliable channel (retries, acks, duplicate suppression) over a KISS TNC (radio/tnc.py).
 
 Why this exists: radio is the fallback when the network is gone, and AX.25 UI frames are
 fire-and-forget: a frame can be lost to a collision or fading, or heard twice through a
 digipeater. `ReliableChannel` turns that into "delivered once, or reported as failed":
 each message carries an id, the receiver acknowledges every copy it hears but passes a
 given (sender, id) up only once, and the sender retransmits with exponential back-off
-until the ack comes or it gives up. `KissTcpLink` is the thin I/O shell: one reader thread
-that (re)connects to the TNC's KISS TCP port with back-off, decodes frames with the pure
-codecs in kiss.py and ax25.py, and logs every frame in and out at DEBUG.
+until the ack comes or it gives up. The TNC link under it (tnc.py: KISS over TCP or a serial
+port) is the thin I/O shell.
 
 Envelope inside the AX.25 info field (ASCII header, payload bytes as they are):
 
@@ -20,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
 import time
 from base64 import b32encode
@@ -28,7 +26,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_bridge.radio import ax25, kiss
+from firmware_bridge.radio import ax25
+from firmware_bridge.radio.tnc import KissLink, LinkDown
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ DATA_TAG = b"S1|"
 ACK_TAG = b"A1|"
 MAX_PAYLOAD = ax25.MAX_INFO - len(DATA_TAG) - 12 - 1
 _MSGID = re.compile(rb"[0-9A-Z]{1,12}")
-
-
-class LinkDown(ConnectionError):
-    """The TNC is not connected, so the frame was not handed to it."""
 
 
 class EnvelopeError(ValueError):
@@ -90,152 +85,6 @@ def new_msgid() -> str:
     return b32encode(os.urandom(5)).decode("ascii")
 
 
-class KissTcpLink:
-    """A KISS TNC reached over TCP (Dire Wolf's KISSPORT, or a serial TNC behind a bridge).
-
-    The constructor only stores settings; `start()` runs the reader thread, which connects,
-    reconnects after a drop with back-off (`backoff_min` doubling up to `backoff_max`
-    seconds) and calls `on_frame(UiFrame)` for every well-formed UI frame from the TNC
-    (on the reader thread: keep it short). Frames that are not valid AX.25 UI frames are
-    logged and counted in `bad_frames`; KISS corruption is counted in `kiss_errors`.
-    """
-
-    def __init__(self, host: str, port: int, *, my_call: str | None = None, kiss_port: int = 0,
-                 on_frame: Callable[[ax25.UiFrame], None] | None = None,
-                 backoff_min: float = 0.5, backoff_max: float = 30.0, connect_timeout: float = 5.0) -> None:
-        self.host, self.port, self.my_call, self.kiss_port = host, port, my_call, kiss_port
-        self.on_frame = on_frame
-        self.backoff_min, self.backoff_max, self.connect_timeout = backoff_min, backoff_max, connect_timeout
-        self.frames_in = self.frames_out = self.bad_frames = self.connects = 0
-        self._decoder = kiss.Decoder()
-        self._sock: socket.socket | None = None
-        self._send_lock = threading.RLock()  # send() closes the socket under it on a write error
-        self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def connected(self) -> bool:
-        """True while a TCP connection to the TNC is up (for the status header)."""
-        return self._connected.is_set()
-
-    @property
-    def kiss_errors(self) -> int:
-        return self._decoder.errors
-
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"kiss-{self.host}:{self.port}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def send(self, dest: str, info: bytes, *, source: str | None = None, via: tuple[str, ...] = ()) -> None:
-        """Hand one UI frame to the TNC; LinkDown if not connected, Ax25Error for bad fields."""
-        source = source or self.my_call
-        if not source:
-            raise ValueError("no source callsign: pass source= or construct with my_call=")
-        frame = ax25.encode_ui(dest, source, info, via)
-        data = kiss.encode(frame, self.kiss_port)
-        with self._send_lock:
-            sock = self._sock
-            if sock is None:
-                raise LinkDown(f"TNC {self.host}:{self.port} not connected")
-            try:
-                sock.sendall(data)
-            except OSError as exc:
-                self._close()
-                raise LinkDown(f"TNC {self.host}:{self.port}: {exc}") from exc
-        self.frames_out += 1
-        log.debug("radio out %s>%s %d bytes %r", ax25.normalise_call(source), ax25.normalise_call(dest),
-                  len(info), bytes(info))
-
-    def _close(self) -> None:
-        with self._send_lock:
-            sock, self._sock = self._sock, None
-            self._connected.clear()
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def _run(self) -> None:
-        delay = self.backoff_min
-        while not self._stop.is_set():
-            try:
-                sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
-            except OSError as exc:
-                log.info("radio: TNC %s:%s unreachable (%s); retry in %.1fs", self.host, self.port, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.backoff_max)
-                continue
-            sock.settimeout(0.5)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._send_lock:
-                self._sock = sock
-                self._connected.set()
-            self._decoder.reset()
-            self.connects += 1
-            log.info("radio: TNC %s:%s connected", self.host, self.port)
-            up_since = time.monotonic()
-            self._read(sock)
-            self._close()
-            if self._stop.is_set():
-                break
-            if time.monotonic() - up_since > self.backoff_max:
-                delay = self.backoff_min  # a connection that lasted resets the back-off
-            log.info("radio: TNC %s:%s connection lost; reconnect in %.1fs", self.host, self.port, delay)
-            self._stop.wait(delay)
-            delay = min(delay * 2, self.backoff_max)
-
-    def _read(self, sock: socket.socket) -> None:
-        while not self._stop.is_set():
-            try:
-                data = sock.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            errors = self._decoder.errors
-            for frame in self._decoder.feed(data):
-                self._handle(frame)
-            if self._decoder.errors != errors:
-                log.warning("radio in: %d corrupt KISS frame(s) dropped", self._decoder.errors - errors)
-
-    def _handle(self, frame: kiss.KissFrame) -> None:
-        if frame.command != kiss.CMD_DATA:
-            log.debug("radio in: KISS command %d ignored", frame.command)
-            return
-        try:
-            ui = ax25.decode(frame.payload)
-        except ax25.Ax25Error as exc:
-            self.bad_frames += 1
-            log.warning("radio in: not a UI frame (%s): %r", exc, frame.payload[:32])
-            return
-        self.frames_in += 1
-        log.debug("radio in %s>%s%s %d bytes %r", ui.source, ui.dest, "".join(f",{v}" for v in ui.via),
-                  len(ui.info), ui.info)
-        if self.on_frame is not None:
-            try:
-                self.on_frame(ui)
-            except Exception:  # a bug upstream must not kill the reader thread
-                log.exception("radio: on_frame handler failed")
-
-
 @dataclass
 class _Pending:
     dest: str
@@ -259,7 +108,7 @@ class ReliableChannel:
     where a frame and its ack take about 3-5 s.
     """
 
-    def __init__(self, link: KissTcpLink, my_call: str, *,
+    def __init__(self, link: KissLink, my_call: str, *,
                  on_message: Callable[[str, bytes], None] | None = None,
                  on_acked: Callable[[str, str], None] | None = None,
                  on_failed: Callable[[str, str], None] | None = None,
