@@ -41,7 +41,16 @@ def _patterns(lang: str) -> list[tuple[re.Pattern[str], str]]:
     out = []
     for key, value in catalogue(lang).items():
         if "{" in key:
-            regex = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(key))
+            seen: set[str] = set()
+
+            def group(m: re.Match[str], seen: set[str] = seen) -> str:
+                name = m.group(1)  # a placeholder used twice matches the same text twice
+                if name in seen:
+                    return f"(?P={name})"
+                seen.add(name)
+                return f"(?P<{name}>.+?)"
+
+            regex = _PLACEHOLDER.sub(group, re.escape(key))
             out.append((re.compile(f"^{regex}$", re.S), value))
     return out
 
