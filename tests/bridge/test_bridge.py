@@ -138,6 +138,8 @@ def test_unanswered_network_dispatch_falls_back_to_sms_and_the_answer_counts_onc
     try:
         assert bridge.modem.wait_ready(10)
         assert wait(lambda: len(modem_emulator.sent) == 1), "no SMS fallback"
+        # The modem has the SMS a moment before the bridge records it on the timeline.
+        assert wait(lambda: Event.get_or_none(Event.kind == "dispatch.transmitted"))
         transmitted = Event.get(Event.kind == "dispatch.transmitted")
         assert '"fallback": true' in transmitted.detail
         modem_emulator.receive_sms("081311112222", f"OK {damkar.code}")
