@@ -326,9 +326,11 @@ class LocalRegency:
             raise LocalnetError(f"{node_id}'s web app is already running on port {node.web_port}")
         if not port_free(port, host):
             raise LocalnetError(f"port {host}:{port} for {node_id}'s web app is already in use")
+        env = {"SIAGA112_LOG_LEVEL": "WARNING"}
+        if node.role == "central":  # central's node pages enrol and revoke with the regency's PKI and broker
+            env.update(SIAGA112_PKI_DIR=str(self.pki_dir), SIAGA112_BROKER_DIR=str(self.broker.workdir))
         node.web_proc = spawn([sys.executable, "-m", "edge.cli", "serve", "--data-dir", str(node.data_dir),
-                               "--host", host, "--port", str(port)], node.web_log,
-                              {"SIAGA112_LOG_LEVEL": "WARNING"})
+                               "--host", host, "--port", str(port)], node.web_log, env)
         node.web_port = port
         wait_port(port, node.web_proc, timeout, f"{node_id} web app", lambda: _read_log(node.web_log), host)
         return f"http://{host}:{port}/"
