@@ -4,6 +4,7 @@ state, SOP breaches.
 
 from flask import Blueprint
 
-bp = Blueprint("overview", __name__, template_folder="templates", url_prefix="/pusat")
+bp = Blueprint("overview", __name__, template_folder="templates", url_prefix="/pusat",
+               static_folder="static", static_url_path="/static/overview")
 
 from central.overview import routes  # noqa: E402,F401
