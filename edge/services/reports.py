@@ -14,26 +14,28 @@ the per-hour buckets, which are labelled in WIB.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
-import statistics
 from collections import Counter as Tally
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from peewee import JOIN, Case, fn
-
-from edge.enums import CallType, DispatchStatus, IncidentStatus
+from edge.enums import CallType, IncidentStatus
 from edge.i18n import translate
-from edge.models import Agency, Call, Dispatch, Incident
+from edge.models import Call, Dispatch, Incident
 from edge.profile import ProfileError
+from edge.services import figures
 from edge.services.board import CaseRow, load_cases
-from edge.services.profiles import active_profile, profile_for
-from edge.services.sop import step_bounds
+from edge.services.figures import UNCLASSIFIED, AgencyCount, CallerCount, KeyCount, TypeCount
+from edge.services.profiles import active_profile
+from edge.services.sop_stats import (
+    StepCompliance,
+    case_step_durations,
+    compliance,
+    percentile,  # noqa: F401  (re-exported: part of this module's API)
+)
+from edge.services.tabular import csv_text
 from edge.services.validation import Checker
 from edge.timeutil import to_wib, wib_day_bounds, wib_today
 
@@ -105,65 +107,11 @@ def parse_period(args: Mapping[str, Any], today: date | None = None) -> Period:
 
 # --- figures --------------------------------------------------------------------------
 
-UNCLASSIFIED = "unclassified"  # call_type NULL: answered, not (yet) classified
-TOP_CALLERS = 10
-
-
-@dataclass(frozen=True)
-class KeyCount:
-    key: str  # a code (call type, incident status) or UNCLASSIFIED; its label comes from the catalogue
-    count: int
-
-
 @dataclass(frozen=True)
 class HourCount:
     start_utc: datetime
     label: str  # "07:00" in WIB
     count: int
-
-
-@dataclass(frozen=True)
-class TypeCount:
-    code: int
-    name_id: str
-    name_en: str
-    count: int
-
-
-@dataclass(frozen=True)
-class AgencyCount:
-    code: str
-    name: str
-    name_en: str
-    sent: int
-    acknowledged: int
-    finished: int
-
-
-@dataclass(frozen=True)
-class StepCompliance:
-    key: str
-    step: int
-    name_id: str
-    name_en: str
-    standard_seconds: int
-    measured: int  # cases where the step has both its start and its end
-    within: int  # of those, done within the standard
-    running: int  # started but not (yet) ended
-    median_seconds: float | None
-    p90_seconds: float | None
-
-    @property
-    def share(self) -> float | None:
-        """Fraction (0..1) of measured cases within the standard; None when nothing was measured."""
-        return self.within / self.measured if self.measured else None
-
-
-@dataclass(frozen=True)
-class CallerCount:
-    number: str
-    calls: int
-    pranks: int
 
 
 @dataclass(frozen=True)
@@ -202,47 +150,13 @@ class ShiftSummary:
         return max((h.count for h in self.calls_per_hour), default=0)
 
 
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile: the smallest value with at least `pct`% of values at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
 def step_durations(row: CaseRow) -> dict[str, float | None]:
-    """Seconds each step of a case took, from its own timestamps; None while it has no end.
-
-    Steps that never started are absent. Unlike the board's timers, closing a case does
-    not stop a step's clock here: a report counts only steps whose end was recorded.
-    """
-    out: dict[str, float | None] = {}
-    for key, (start, end) in step_bounds(row.incident, row.call, row.dispatches).items():
-        if start is None:
-            continue
-        out[key] = (end - start).total_seconds() if end is not None else None
-    return out
+    """Seconds each step of a case took (see edge.services.sop_stats.case_step_durations)."""
+    return case_step_durations(row.incident, row.call, row.dispatches)
 
 
 def _compliance(rows: Iterable[CaseRow]) -> list[StepCompliance]:
-    profile = active_profile()
-    # Each case is measured against the standards of the profile it was recorded under.
-    per_case = [(step_durations(row), profile_for(row.incident.profile_id)) for row in rows]
-    out = []
-    for step in profile.sop_steps:
-        done = [(d[step.key], p.sop_step(step.key)) for d, p in per_case if d.get(step.key) is not None]
-        running = sum(1 for d, _p in per_case if step.key in d and d[step.key] is None)
-        within = sum(1 for seconds, own in done if seconds <= (own or step).standard_seconds)
-        done_seconds = [seconds for seconds, _own in done]
-        out.append(StepCompliance(
-            key=step.key, step=step.step, name_id=step.name_id, name_en=step.name_en,
-            standard_seconds=step.standard_seconds, measured=len(done),
-            within=within, running=running,
-            median_seconds=statistics.median(done_seconds) if done_seconds else None,
-            p90_seconds=percentile(done_seconds, 90),
-        ))
-    return out
+    return compliance((row.incident, row.call, row.dispatches) for row in rows)
 
 
 def _hour_slots(start_utc: datetime, end_utc: datetime) -> list[datetime]:
@@ -270,14 +184,7 @@ def shift_summary(start_utc: datetime, end_utc: datetime) -> ShiftSummary:
     profile = active_profile()
     in_period = _calls_in(start_utc, end_utc)
 
-    by_type = dict(
-        Call.select(Call.call_type, fn.COUNT(Call.id)).where(in_period).group_by(Call.call_type).tuples()
-    )
-    calls_by_type = [KeyCount(t.value, by_type.get(t.value, 0)) for t in CallType]
-    known = {t.value for t in CallType}
-    # NULL (not yet classified) and anything outside the vocabulary (e.g. synced from a newer node).
-    other = sum(n for k, n in by_type.items() if k not in known)
-    calls_by_type.append(KeyCount(UNCLASSIFIED, other))
+    calls_by_type = figures.calls_by_type(in_period)
 
     slots = _hour_slots(start_utc, end_utc)
     per_slot: Tally[int] = Tally()
@@ -285,48 +192,17 @@ def shift_summary(start_utc: datetime, end_utc: datetime) -> ShiftSummary:
         per_slot[int((rung_at - start_utc).total_seconds() // 3600)] += 1
     calls_per_hour = [HourCount(s, to_wib(s).strftime("%H:%M"), per_slot[i]) for i, s in enumerate(slots)]
 
-    pranks = fn.SUM(Case(None, [(Call.call_type == CallType.PRANK.value, 1)], 0))
-    top_callers = [
-        CallerCount(number, calls, int(prank_count or 0))
-        for number, calls, prank_count in (
-            Call.select(Call.caller_number, fn.COUNT(Call.id).alias("n"), pranks.alias("p"))
-            .where(in_period & (Call.caller_number != ""))
-            .group_by(Call.caller_number)
-            .order_by(fn.COUNT(Call.id).desc(), pranks.desc(), Call.caller_number)
-            .limit(TOP_CALLERS)
-            .tuples()
-        )
-    ]
+    top_callers = figures.top_callers(in_period)
 
     incidents = _incidents_in(start_utc, end_utc)
-    type_tally = Tally(i.incident_type for i in incidents)
-    incidents_by_type = []
-    for code in sorted(type_tally):
-        try:
-            spec = profile.incident_type(code)
-            names = (spec.name_id, spec.name_en)
-        except ProfileError:
-            names = (f"Jenis {code}", f"Type {code}")
-        incidents_by_type.append(TypeCount(code, names[0], names[1], type_tally[code]))
+    incidents_by_type = figures.named_types(Tally(i.incident_type for i in incidents), profile)
     status_tally = Tally(i.status for i in incidents)
     incidents_by_status = [KeyCount(s.value, status_tally.get(s.value, 0)) for s in IncidentStatus]
     known_status = {s.value for s in IncidentStatus}
     for key in sorted(k for k in status_tally if k not in known_status):  # e.g. synced from a newer node
         incidents_by_status.append(KeyCount(key, status_tally[key]))
 
-    acked = fn.SUM(Case(None, [(Dispatch.acknowledged_at.is_null(False), 1)], 0))
-    finished = fn.SUM(Case(None, [(Dispatch.status == DispatchStatus.FINISHED.value, 1)], 0))
-    dispatches_by_agency = [
-        AgencyCount(code, name, name_en, sent, int(ack or 0), int(fin or 0))
-        for code, name, name_en, sent, ack, fin in (
-            Dispatch.select(Agency.code, Agency.name, Agency.name_en, fn.COUNT(Dispatch.id), acked, finished)
-            .join(Agency, JOIN.INNER)
-            .where((Dispatch.sent_at >= start_utc) & (Dispatch.sent_at < end_utc))
-            .group_by(Agency.code, Agency.name, Agency.name_en)
-            .order_by(fn.COUNT(Dispatch.id).desc(), Agency.code)
-            .tuples()
-        )
-    ]
+    dispatches_by_agency = figures.dispatches_by_agency((Dispatch.sent_at >= start_utc) & (Dispatch.sent_at < end_utc))
 
     return ShiftSummary(
         start_utc=start_utc,
@@ -347,28 +223,7 @@ def shift_summary(start_utc: datetime, end_utc: datetime) -> ShiftSummary:
 
 # --- CSV ------------------------------------------------------------------------------
 
-CSV_BOM = "\ufeff"  # so Excel opens the file as UTF-8
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with a quote."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return CSV_BOM + out.getvalue()
+# CSV cells and documents: edge.services.tabular (shared with central's exports).
 
 
 def _wib_text(value: datetime | None) -> str:
@@ -430,7 +285,7 @@ def summary_rows(period: Period, s: ShiftSummary) -> list[tuple[Any, ...]]:
 
 
 def summary_csv(period: Period, summary: ShiftSummary) -> str:
-    return _csv_text(SUMMARY_HEADER, summary_rows(period, summary))
+    return csv_text(SUMMARY_HEADER, summary_rows(period, summary))
 
 
 def incidents_csv(period: Period) -> str:
@@ -457,7 +312,7 @@ def incidents_csv(period: Period) -> str:
             *(_seconds(durations.get(step.key)) for step in profile.sop_steps),
             _wib_text(inc.closed_at),
         ])
-    return _csv_text(header, rows)
+    return csv_text(header, rows)
 
 
 def _seconds(value: float | None) -> int | None:
