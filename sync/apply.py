@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
+from edge.dialect import is_foreign_key_error, sql
 from edge.models import REPLICATED_MODELS, db_proxy
 from sync import clock
 from sync.merge import Change, wins
@@ -23,7 +24,8 @@ from sync.models import SyncChange, SyncClock, SyncPending
 log = logging.getLogger("siaga112.sync.apply")
 
 TABLES = {m._meta.table_name: m for m in REPLICATED_MODELS}
-COLUMNS = {name: {f.column_name for f in m._meta.sorted_fields} for name, m in TABLES.items()}
+FIELDS = {name: {f.column_name: f for f in m._meta.sorted_fields} for name, m in TABLES.items()}
+COLUMNS = {name: set(fields) for name, fields in FIELDS.items()}
 APPEND_ONLY = {"event"}
 
 
@@ -70,10 +72,17 @@ def _current_winners(change: Change) -> dict[str, Change]:
     return winners
 
 
+def _db_values(table: str, data: dict) -> list:
+    """Wire values (as SQLite holds them: 1/0, datetime text) in the column's database type,
+    through the same peewee conversion as a local write; the same values on SQLite."""
+    fields = FIELDS[table]
+    return [None if value is None else fields[col].db_value(value) for col, value in data.items()]
+
+
 def _apply_one(change: Change) -> None:
     table = change.tbl
     db = db_proxy.obj
-    exists = db.execute_sql(f'SELECT 1 FROM "{table}" WHERE id = ?', (change.pk,)).fetchone() is not None
+    exists = db.execute_sql(sql(db, f'SELECT 1 FROM "{table}" WHERE id = ?'), (change.pk,)).fetchone() is not None
     if not exists:
         if change.op != "insert":
             raise Park("row not created yet")
@@ -81,11 +90,11 @@ def _apply_one(change: Change) -> None:
         quoted = ", ".join(f'"{c}"' for c in cols)  # names checked against the model by validate()
         try:
             db.execute_sql(
-                f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" for _ in cols)})',
-                [change.pk, *change.data.values()],
+                sql(db, f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" for _ in cols)})'),
+                [change.pk, *_db_values(table, change.data)],
             )
         except IntegrityError as exc:
-            if "FOREIGN KEY" in str(exc):
+            if is_foreign_key_error(exc):
                 raise Park("parent row missing") from exc
             raise
         return
@@ -96,9 +105,10 @@ def _apply_one(change: Change) -> None:
     if winning:
         sets = ", ".join(f'"{col}" = ?' for col in winning)
         try:
-            db.execute_sql(f'UPDATE "{table}" SET {sets} WHERE id = ?', [*winning.values(), change.pk])
+            db.execute_sql(sql(db, f'UPDATE "{table}" SET {sets} WHERE id = ?'),
+                           [*_db_values(table, winning), change.pk])
         except IntegrityError as exc:
-            if "FOREIGN KEY" in str(exc):
+            if is_foreign_key_error(exc):
                 raise Park("parent row missing") from exc
             raise
 

@@ -42,10 +42,11 @@ from sync.envelope import (
     peek_header,
     seal,
 )
-from sync.models import SyncChange, SyncPeer, SyncStatus
+from sync.models import SyncChange, SyncPeer
 from sync.outbox import read_changes
 from sync.pki import load_directory, load_node_keys
 from sync.routing import Lookup, Peer, backfill, routes_to
+from sync.status import write_status
 
 log = logging.getLogger("siaga112.sync")
 
@@ -93,8 +94,9 @@ def inbox_topic(sender: str, recipient: str) -> str:
 
 
 class SyncDaemon:
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, broker: dict[str, object] | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self._broker_override = broker or {}  # [sync] broker_host/broker_port of siaga112.toml
         self.sync_dir = self.data_dir / "sync"
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -119,7 +121,7 @@ class SyncDaemon:
         self.node_id: str = config["node_id"]
         self.role: str = config["role"]
         self.central: str | None = config.get("central")
-        self.broker = config["broker"]
+        self.broker = {**config["broker"], **self._broker_override}
         sign, enc = load_node_keys(self.sync_dir)
         self.keys = NodeKeys(self.node_id, sign, enc)
         self.me = Peer(self.node_id, self.role, config.get("agency"), tuple(config.get("areas") or ()))
@@ -385,7 +387,7 @@ class SyncDaemon:
             if db is None:
                 return
             with db.connection_context():
-                SyncStatus.insert(key=key, value=value).on_conflict_replace().execute()
+                write_status(key, value)
         except Exception:  # noqa: BLE001 - status is best effort
             log.exception("could not write sync status")
 
@@ -400,8 +402,8 @@ class SyncDaemon:
         if self.progress.applied != self.progress.last_applied or any(waiting.values()):
             log.info("sync: %d changes applied (%.0f/s), %d sent, waiting per peer: %s", self.progress.applied,
                      rate, self.progress.sent_changes, waiting)
-        SyncStatus.insert(key="progress", value=json.dumps({
+        write_status("progress", json.dumps({
             "applied": self.progress.applied, "rate": round(rate, 1), "sent": self.progress.sent_changes,
-            "waiting": waiting, "at": utcnow().isoformat()})).on_conflict_replace().execute()
+            "waiting": waiting, "at": utcnow().isoformat()}))
         self.progress.last_applied = self.progress.applied
         self.progress.last_report = now

@@ -1,6 +1,7 @@
 """Change capture: SQLite triggers write every change of a replicated row to `sync_change`
 inside the same transaction, so no process (web app, CLI, sync daemon, a bridge) can
-commit a record without its change or the reverse.
+commit a record without its change or the reverse. On PostgreSQL (central given a
+database URL) `install` puts the equivalent PL/pgSQL triggers of sync/outbox_pg.py instead.
 
 Built on peewee's `playhouse.sqlite_changelog.ChangeLog` (its column-array trick to
 diff OLD and NEW in SQL); our template adds the hybrid logical clock tick, the
@@ -14,6 +15,7 @@ import json
 from peewee import Database
 from playhouse.sqlite_changelog import ChangeLog
 
+from edge.dialect import is_postgres, portable
 from edge.models import REPLICATED_MODELS
 from sync.clock import SQL_TICK
 from sync.merge import Change
@@ -58,9 +60,15 @@ class SyncChangeLog(ChangeLog):
 
 
 def install(db: Database) -> None:
-    """Create the sync tables, the clock row and the capture triggers (idempotent)."""
-    changelog = SyncChangeLog(db, table_name="sync_change")
+    """Create the clock row and the capture triggers (idempotent): SQLite's here, PostgreSQL's
+    equivalent in sync/outbox_pg.py."""
     SyncClock.insert(id=1, hlc=0, capture=1).on_conflict_ignore().execute()
+    if is_postgres(db):
+        from sync import outbox_pg
+
+        outbox_pg.install(db)
+        return
+    changelog = SyncChangeLog(db, table_name="sync_change")
     for model in REPLICATED_MODELS:
         for action in ("INSERT", "UPDATE", "DELETE"):
             db.execute_sql(changelog.trigger_sql(model, action))
@@ -68,6 +76,11 @@ def install(db: Database) -> None:
 
 def uninstall(db: Database) -> None:
     """Drop the capture triggers (used by schema migrations that rebuild a table)."""
+    if is_postgres(db):
+        from sync import outbox_pg
+
+        outbox_pg.uninstall(db)
+        return
     for model in REPLICATED_MODELS:
         table = model._meta.table_name
         for name in ("insert", "update", "no_delete"):
@@ -92,18 +105,20 @@ CASE_TABLES = ("incident", "call", "dispatch", "event")
 
 def content_hash(tables: tuple[str, ...] | None = None) -> str:
     """SHA-256 over the rows (sorted by id) of every replicated table, or of `tables`:
-    equal on nodes that hold the same records."""
+    equal on nodes that hold the same records, whether on SQLite or PostgreSQL (values are
+    compared as SQLite holds them, ids in byte order)."""
     import hashlib
 
     db = SyncChange._meta.database
+    order = 'id COLLATE "C"' if is_postgres(db) else "id"
     digest = hashlib.sha256()
     for model in REPLICATED_MODELS:
         if tables is not None and model._meta.table_name not in tables:
             continue
         table = model._meta.table_name
         columns = sorted(f.column_name for f in model._meta.sorted_fields)
-        cursor = db.execute_sql(f'SELECT {", ".join(columns)} FROM "{table}" ORDER BY id')
+        cursor = db.execute_sql(f'SELECT {", ".join(columns)} FROM "{table}" ORDER BY {order}')
         digest.update(table.encode())
         for row in cursor:
-            digest.update(json.dumps(row, default=str, ensure_ascii=False).encode())
+            digest.update(json.dumps([portable(v) for v in row], default=str, ensure_ascii=False).encode())
     return digest.hexdigest()

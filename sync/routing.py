@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.dialect import sql
 from edge.ids import stable_id
 from edge.models import db_proxy
 from sync.merge import Change
@@ -51,7 +52,7 @@ class Lookup:
             return None
         key = (table, pk)
         if key not in self.cache:
-            cursor = db_proxy.obj.execute_sql(f'SELECT * FROM "{table}" WHERE id = ?', (pk,))
+            cursor = db_proxy.obj.execute_sql(sql(db_proxy, f'SELECT * FROM "{table}" WHERE id = ?'), (pk,))
             values = cursor.fetchone()
             self.cache[key] = dict(zip([d[0] for d in cursor.description], values, strict=True)) if values else None
         return self.cache[key]
@@ -61,8 +62,8 @@ class Lookup:
             return False
         key = ("dispatched", f"{incident_id}/{agency_id}")
         if key not in self.cache:
-            found = db_proxy.obj.execute_sql(
-                "SELECT 1 FROM dispatch WHERE incident_id = ? AND agency_id = ?", (incident_id, agency_id)).fetchone()
+            query = sql(db_proxy, "SELECT 1 FROM dispatch WHERE incident_id = ? AND agency_id = ?")
+            found = db_proxy.obj.execute_sql(query, (incident_id, agency_id)).fetchone()
             self.cache[key] = {} if found else None
         return self.cache[key] is not None
 
@@ -126,7 +127,7 @@ def backfill(change: Change, peer: Peer, me: Peer) -> list[tuple[int, Change]]:
     if not incident_id:
         return []
     event_ids = [r[0] for r in db_proxy.obj.execute_sql(
-        "SELECT id, detail FROM event WHERE incident_id = ?", (incident_id,)).fetchall()
+        sql(db_proxy, "SELECT id, detail FROM event WHERE incident_id = ?"), (incident_id,)).fetchall()
         if json.loads(r[1] or "{}").get("agency") in (None, peer.agency)]
     query = SyncChange.select().where(
         ((SyncChange.tbl == "incident") & (SyncChange.pk == incident_id))

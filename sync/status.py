@@ -44,6 +44,12 @@ class NodeStatus:
         return max(times) if times else None
 
 
+def write_status(key: str, value: str) -> None:
+    """Set one status value (an upsert that works on SQLite and PostgreSQL alike)."""
+    SyncStatus.insert(key=key, value=value).on_conflict(
+        conflict_target=[SyncStatus.key], preserve=[SyncStatus.value]).execute()
+
+
 def device_status(device: str = "modem") -> dict | None:
     """The last state the bridge wrote for its GSM modem ("modem") or radio TNC ("radio");
     None when no bridge runs here with that device."""

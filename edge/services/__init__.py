@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from peewee import SqliteDatabase
-
+from edge.dialect import WRITE_LOCKING
 from edge.models import NodeSetting, db_proxy
 from edge.services.errors import NodeNotInitialised
 
 
 def write_tx() -> AbstractContextManager:
-    """A write transaction; on SQLite it takes the write lock at BEGIN (IMMEDIATE), so
-    read-then-write sequences (counters, hash chains) cannot race another process."""
+    """A write transaction; it takes the write lock at BEGIN (IMMEDIATE on SQLite, an advisory
+    lock on PostgreSQL), so read-then-write sequences (counters, hash chains) cannot race
+    another process."""
     db = db_proxy.obj
-    if isinstance(db, SqliteDatabase) and not db.in_transaction():
+    if isinstance(db, WRITE_LOCKING) and not db.in_transaction():
         return db.atomic("IMMEDIATE")
     return db_proxy.atomic()
 
@@ -29,7 +29,8 @@ def setting(key: str, default: str | None = None) -> str | None:
 
 
 def set_setting(key: str, value: str) -> None:
-    NodeSetting.insert(key=key, value=value).on_conflict_replace().execute()
+    NodeSetting.insert(key=key, value=value).on_conflict(
+        conflict_target=[NodeSetting.key], preserve=[NodeSetting.value]).execute()
 
 
 def node_id() -> str:

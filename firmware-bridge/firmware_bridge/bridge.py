@@ -36,7 +36,7 @@ from firmware_bridge.modem.device import Modem, ModemException, ModemState
 from firmware_bridge.radio.link import ReliableChannel
 from firmware_bridge.radio.tnc import KissLink, open_tnc
 from firmware_bridge.sms_routing import route_sms
-from sync.models import SyncStatus
+from sync.status import write_status
 
 log = logging.getLogger("siaga112.bridge")
 
@@ -133,7 +133,7 @@ class Bridge:
         if state != self._radio_state:
             self._radio_state = state
             with write_tx():
-                SyncStatus.insert(key="radio", value=json.dumps(state)).on_conflict_replace().execute()
+                write_status("radio", json.dumps(state))
             log.info("radio TNC %s %s (%d message(s) waiting for an ack)", state["tnc"],
                      "connected" if state["connected"] else "disconnected", state["waiting"])
 
@@ -175,4 +175,4 @@ class Bridge:
 
     def _on_state(self, state: ModemState) -> None:
         with self.db.connection_context():
-            SyncStatus.insert(key="modem", value=json.dumps(asdict(state), default=str)).on_conflict_replace().execute()
+            write_status("modem", json.dumps(asdict(state), default=str))

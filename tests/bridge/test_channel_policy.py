@@ -107,13 +107,13 @@ def test_a_radio_dispatch_that_fails_goes_by_sms_when_the_order_has_sms(tmp_path
 
 
 def test_while_sync_cannot_reach_the_broker_the_next_channel_takes_over_at_once(tmp_path, network_dispatch):
-    from sync.models import SyncStatus
+    from sync.status import write_status
 
     _profile(tmp_path, '["mqtt", "radio", "sms"]')
     t0 = network_dispatch.sent_at
-    SyncStatus.insert(key="connected", value="1").on_conflict_replace().execute()
+    write_status("connected", "1")
     assert radio_due(t0) == []
-    SyncStatus.insert(key="connected", value="0").on_conflict_replace().execute()
+    write_status("connected", "0")
     assert _ids(radio_due(t0)) == [(network_dispatch.id, True)]
     assert sms_due(t0, radio_here=True) == []  # radio still gets its window
     assert _ids(sms_due(t0 + timedelta(seconds=FALLBACK), radio_here=True)) == [(network_dispatch.id, True)]
