@@ -27,6 +27,7 @@ class Role(StrEnum):
     AGENCY = "agency"  # agency dispatcher, bound to one agency
     CENTRAL = "central"  # Diskominfotik staff: read and report
     ADMIN = "admin"
+    ANALYST = "analyst"  # read-only data analyst: archive, reports, pseudonymised exports; never writes
 
 
 class IncidentStatus(StrEnum):

@@ -79,9 +79,15 @@ def flash_error(exc: ServiceError) -> None:
 
 
 def home_endpoint(user: User) -> str:
+    """Where a user lands after login: central staff on a central node see the regency overview."""
+    from edge.services import setting
+
+    if user.role == Role.CENTRAL and setting("node_role") == "central":
+        return "overview.board"
     return {
         Role.AGENCY: "agency.inbox",
         Role.CENTRAL: "main.archive",
+        Role.ANALYST: "main.archive",
     }.get(Role(user.role), "main.board")
 
 

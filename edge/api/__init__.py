@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from edge.api import routes  # noqa: E402,F401
+from edge.api import closed_cases, privacy, routes  # noqa: E402,F401

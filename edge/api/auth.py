@@ -29,9 +29,10 @@ MAX_BODY_BYTES = 64 * 1024
 # The same role sets as the UI's views (edge.main.routes, edge.agency.routes).
 INTAKE_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN)
 BOARD_ROLES = (*INTAKE_ROLES, Role.CENTRAL)
-READ_ROLES = (*INTAKE_ROLES, Role.CENTRAL, Role.AGENCY)
+READ_ROLES = (*INTAKE_ROLES, Role.CENTRAL, Role.AGENCY, Role.ANALYST)
 DISPATCH_UPDATE_ROLES = (*INTAKE_ROLES, Role.AGENCY)
 AGENCY_ROLES = (Role.AGENCY,)
+EXPORT_ROLES = (Role.CENTRAL, Role.SUPERVISOR, Role.ADMIN, Role.ANALYST)  # closed-case records and feed
 ANY_ROLE = tuple(Role)
 
 HTTP_CODES = {

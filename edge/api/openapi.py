@@ -16,6 +16,7 @@ from edge.api.auth import (
     ANY_ROLE,
     BOARD_ROLES,
     DISPATCH_UPDATE_ROLES,
+    EXPORT_ROLES,
     INTAKE_ROLES,
     MAX_BODY_BYTES,
     READ_ROLES,
@@ -168,6 +169,18 @@ def _record_schemas() -> dict[str, Schema]:
         "Me": obj({"username": STR, "full_name": STR, "role": enum(Role), "agency": nullable(ref("Agency")),
                    "lang": STR}),
         "Profile": profile,
+        "CaseRecord": obj({
+            "schema": enum(["siaga112-case/1"]), "case_no": STR, "id": STR, "node": STR,
+            "privacy": enum(["full", "pseudonymised"]), "incident": ref("Incident"), "calls": array(ref("Call")),
+            "dispatches": array(ref("Dispatch")), "sop": array(ref("Timer")), "timeline": array(ref("Event")),
+            "generated_at": TIME, "generated_by": STR,
+        }, description="One closed case, the central data store's 'data per kasus' (docs/exports.md). "
+                       "Pseudonymised: caller numbers are keyed hashes (p-…), names empty."),
+        "ClosedCaseFeed": obj({
+            "items": array(obj({"position": INT, "record": ref("CaseRecord")})),
+            "next_cursor": {"type": "integer", "description": "Pass as `after` to get the next cases"},
+            "has_more": BOOL,
+        }),
     }
 
 
@@ -354,6 +367,25 @@ def _paths() -> dict[str, Schema]:
             tag="dispatches", errors=(404, 422), params=[
                 _query("include_finished", BOOL, "Also finished dispatches and closed cases"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "Page size")])},
+        "/closed-cases": {"get": op(
+            "closedCaseFeed", "Closed cases after a cursor, each exactly once", EXPORT_ROLES, 200,
+            ref("ClosedCaseFeed"), tag="exports", errors=(422,),
+            description="Cases in the order they became closed at this node (a case synced late from an "
+                        "offline posko comes after the ones already handed out). Store `next_cursor` and ask "
+                        "again with `after`; while `has_more` is true there is more to fetch now. Roles that "
+                        "see callers masked always get pseudonymised records.",
+            params=[_query("after", {"type": "integer", "minimum": 0, "default": 0}, "Cursor: next_cursor of "
+                           "the previous page (0: from the first closed case)"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                           "Cases per page"),
+                    _query("pseudonymise", BOOL, "Caller numbers as keyed hashes, names dropped")])},
+        "/closed-cases/{case}": {"get": op(
+            "getClosedCase", "One closed case's record (or its EIDO document)", EXPORT_ROLES, 200,
+            {"oneOf": [ref("CaseRecord"), {"type": "object", "description": "EIDO-style document"}]},
+            tag="exports", errors=(422,),
+            params=[_path("case", "Incident id or case number"),
+                    _query("format", enum(["record", "eido"]), "record (default) or eido"),
+                    _query("pseudonymise", BOOL, "Caller numbers as keyed hashes, names dropped")])},
         "/board": {"get": op(
             "getBoard", "Open cases with SOP timers, most urgent first", BOARD_ROLES, 200, ref("Board"),
             tag="board")},
@@ -375,7 +407,7 @@ def build_spec(profile: Profile | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": t} for t in ("meta", "calls", "incidents", "dispatches", "board")],
+        "tags": [{"name": t} for t in ("meta", "calls", "incidents", "dispatches", "board", "exports")],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

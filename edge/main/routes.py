@@ -18,7 +18,7 @@ from edge.web import current_user, field_errors, flash_error, form_data, login_r
 
 log = logging.getLogger("siaga112.main")
 INTAKE_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN)
-READ_ROLES = (*INTAKE_ROLES, Role.CENTRAL, Role.AGENCY)
+READ_ROLES = (*INTAKE_ROLES, Role.CENTRAL, Role.AGENCY, Role.ANALYST)
 
 
 @bp.route("/board")

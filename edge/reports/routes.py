@@ -6,10 +6,11 @@ from edge.enums import Role
 from edge.reports import bp
 from edge.services import reports as report_svc
 from edge.services.errors import ValidationError
+from edge.services.privacy import hide_top_callers
 from edge.timeutil import utcnow
-from edge.web import field_errors, roles_required
+from edge.web import current_user, field_errors, roles_required
 
-REPORT_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN, Role.CENTRAL)
+REPORT_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN, Role.CENTRAL, Role.ANALYST)
 
 
 def _page(period=None, summary=None, errors: dict | None = None, status: int = 200):
@@ -17,6 +18,12 @@ def _page(period=None, summary=None, errors: dict | None = None, status: int = 2
         "reports/shift.html", period=period, summary=summary, errors=errors or {}, args=request.args,
         shifts=report_svc.SHIFTS, generated_at=utcnow(),
     ), status
+
+
+def _summary(period):
+    """The period's figures, the top callers' numbers hidden from roles that may not see them."""
+    summary = report_svc.shift_summary(period.start_utc, period.end_utc)
+    return hide_top_callers(summary, current_user().role)
 
 
 def _invalid(exc: ValidationError):
@@ -38,7 +45,7 @@ def shift():
         period = report_svc.parse_period(request.args)
     except ValidationError as exc:
         return _invalid(exc)
-    return _page(period, report_svc.shift_summary(period.start_utc, period.end_utc))
+    return _page(period, _summary(period))
 
 
 @bp.route("/reports/shift.csv")
@@ -48,7 +55,7 @@ def shift_csv():
         period = report_svc.parse_period(request.args)
     except ValidationError as exc:
         return _invalid(exc)
-    summary = report_svc.shift_summary(period.start_utc, period.end_utc)
+    summary = _summary(period)
     return _csv(report_svc.summary_csv(period, summary), f"laporan-{period.slug}.csv")
 
 

@@ -24,6 +24,7 @@ from edge.services import node_id, write_tx
 from edge.services.audit import append_event
 from edge.services.calls import attach_call, get_call
 from edge.services.errors import Conflict, Forbidden, NotFound, ValidationError
+from edge.services.privacy import CallerView, view_for
 from edge.services.profiles import active_profile
 from edge.services.validation import MAX_TEXT, Checker
 from edge.timeutil import utcnow, wib_day_bounds, wib_today
@@ -353,6 +354,8 @@ def search_incidents(actor: User, query: IncidentQuery) -> tuple[list[Incident],
         like = f"%{query.q}%"
         columns = (Incident.case_no, Incident.address, Incident.desa, Incident.kecamatan, Incident.landmark,
                    Incident.reporter_name, Incident.reporter_number, Incident.situation, Incident.final_report)
+        if view_for(actor.role) != CallerView.FULL:  # no finding a case by a caller's name or number
+            columns = columns[:5]  # case number and place only (the reporter and free text may name the caller)
         condition = columns[0] ** like  # ** is case-insensitive LIKE / ILIKE
         for column in columns[1:]:
             condition = condition | (column ** like)

@@ -21,3 +21,12 @@ def test_agency_dispatcher_may_not_open_central_pages(login, url):
 def test_nav_links_to_the_central_areas(login):
     html = login("pusat").get("/archive").get_data(as_text=True)
     assert 'href="/pusat/peta"' in html and 'href="/pusat/laporan/"' in html
+
+
+def test_central_staff_land_on_the_regency_overview(app):
+    from tests.conftest import PASSWORD, Browserless
+
+    client = Browserless(app.test_client())
+    client.get("/login")
+    response = client.post("/login", {"username": "pusat", "password": PASSWORD})
+    assert response.status_code == 302 and response.location.endswith("/pusat/")
