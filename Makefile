@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-data
 PORT ?= 8112
 
-APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime gammu direwolf
+APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime gammu direwolf poppler-utils postgresql systemd
 
 .PHONY: demo test lint system-deps venv clean help screenshots bench
 
@@ -46,3 +46,4 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/intake.py
 	$(PY) bench/sync_catchup.py
+	$(PY) bench/report.py

@@ -19,10 +19,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from playhouse.flask_utils import FlaskDB
 
 from edge.enums import Role
+from edge.health import OWN_CONNECTION_ENDPOINTS as HEALTH_OWN_CONNECTION
+from edge.health import install as install_health
 from edge.i18n import DEFAULT_LANG, LANGUAGES, pick, translate
 from edge.models import User
 from edge.profile import ProfileError
-from edge.services import setting
+from edge.services import privacy, setting
 from edge.services.errors import ServiceError
 from edge.services.node import open_node
 from edge.services.profiles import active_profile
@@ -49,6 +51,8 @@ class NodeDB(FlaskDB):
     already holds (CLI commands and tests call services outside a request)."""
 
     def connect_db(self) -> None:
+        if request.endpoint in self._excluded_routes:
+            return  # /healthz and /metrics open their own connection and survive a broken database
         self.database.connect(reuse_if_open=True)
 
 
@@ -77,7 +81,7 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
     if "SESSION_COOKIE_NAME" not in overrides:
         # One cookie per node: several nodes on one machine (the demo) must not share a session.
         app.config["SESSION_COOKIE_NAME"] = f"siaga112_{node}"
-    NodeDB(app, database=db)
+    NodeDB(app, database=db, excluded_routes=HEALTH_OWN_CONNECTION)
     csrf.init_app(app)
 
     from edge.admin import bp as admin_bp
@@ -97,6 +101,7 @@ def create_app(data_dir: str | Path | None = None, **overrides: object) -> Flask
         register_central(app)
 
     _install_request_hooks(app)
+    install_health(app)  # /healthz, /metrics and the request latency hooks
     _install_template_helpers(app)
     _install_error_pages(app)
     return app
@@ -156,6 +161,7 @@ def _install_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["wib"] = format_wib
     app.jinja_env.filters["fromjson"] = json.loads
     app.jinja_env.filters["wib_time"] = lambda v: format_wib(v, "%H:%M:%S")
+    privacy.register_template_filters(app)  # caller_number, caller_name, caller_text: who sees callers
 
     @app.context_processor
     def node_context() -> dict:
@@ -163,7 +169,8 @@ def _install_template_helpers(app: Flask) -> None:
 
         return {
             "sync_status": node_status() if g.get("user") else None,
-            "modem_status": device_status() if g.get("user") else None,
+            "modem_status": device_status("modem") if g.get("user") else None,
+            "radio_status": device_status("radio") if g.get("user") else None,
             "current_user": g.get("user"),
             "lang": g.get("lang", DEFAULT_LANG),
             "node_id": setting("node_id", "?"),

@@ -12,6 +12,12 @@ from pathlib import Path
 
 import click
 
+from central.exports.cli import export as export_cli
+from central.reporting.cli import report_group
+from central.tiles.cli import tiles as tiles_cli
+from edge.db_cli import db_group
+from edge.install_cli import install_command
+from edge.ops_cli import COMMANDS as ops_commands
 from edge.services.errors import ServiceError, ValidationError
 from firmware_bridge.cli import bridge, sim
 from sync.cli import pki
@@ -32,6 +38,20 @@ def _fail(exc: ServiceError) -> None:
     else:
         click.echo(f"error: {translate(exc.message, 'en', **exc.params)}", err=True)
     sys.exit(2)
+
+
+CONFIG = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's siaga112.toml (e.g. /etc/siaga112/siaga112.toml): settings come from it, options given "
+         "here still override it. See docs/config.md.",
+)
+
+
+def _given(name: str) -> bool:
+    """True when the option was typed on the command line (so it beats --config)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _open(data_dir: Path) -> None:
@@ -60,37 +80,33 @@ def main() -> None:
 @click.option("--profile", default="bengkalis", show_default=True,
               help="Built-in routing profile name or path to a profile TOML file.")
 @click.option("--admin", "admin_username", default="admin", show_default=True, help="First admin's user name.")
+@click.option("--database-url", help="Central only: keep the data in this database, e.g. "
+              "postgresql://siaga112@db.example:5432/siaga112 (stored in DATA_DIR/database_url; default SQLite).")
 @DATA_DIR
 def init(role: str | None, node_id: str | None, bundle_path: Path | None, profile: str, admin_username: str,
-         data_dir: Path) -> None:
+         database_url: str | None, data_dir: Path) -> None:
     """Create a node: database, routing profile and the first admin (prints its one-time password);
     with --bundle also its sync identity, keys and broker address."""
+    from edge.install import InstallError, create_node
     from edge.profile import ProfileError
-    from edge.services.node import init_node
-    from sync.pki import PkiError, install_bundle, load_bundle
+    from sync.pki import PkiError
 
-    bundle = None
     try:
-        if bundle_path:
-            bundle = load_bundle(bundle_path)
-            if node_id not in (None, bundle["node_id"]) or role not in (None, bundle["role"]):
-                raise PkiError(f"the bundle is for node {bundle['node_id']} ({bundle['role']}), "
-                               f"not {node_id or '?'} ({role or '?'})")
-            node_id, role = bundle["node_id"], bundle["role"]
-        if not node_id:
-            raise click.UsageError("--node-id is required (or give --bundle)")
-        result = init_node(data_dir, node_id, role or "posko", profile, admin_username)
-        if bundle is not None:
-            install_bundle(bundle, data_dir / "sync")
+        result, bundle = create_node(data_dir, node_id, role, bundle_path, profile, admin_username, database_url)
+    except InstallError as exc:
+        raise click.UsageError(str(exc)) from None
     except (ProfileError, PkiError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except ServiceError as exc:
         _fail(exc)
     if bundle is not None:
+        node_id, role = bundle["node_id"], bundle["role"]
         click.echo(f"Enrolled: broker {bundle['broker']['host']}:{bundle['broker']['port']}, "
                    f"central {bundle['central'] or node_id}")
     click.echo(f"Node {node_id} ({role or 'posko'}) created in {data_dir}")
+    if database_url:
+        click.echo("Database: PostgreSQL (URL stored in database_url, mode 0600)")
     click.echo(f"Admin user: {result.admin_username}")
     click.echo(f"One-time password (change it at first login): {result.admin_password}")
 
@@ -99,10 +115,18 @@ def init(role: str | None, node_id: str | None, bundle_path: Path | None, profil
 @DATA_DIR
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8112, show_default=True, type=int)
-def serve(data_dir: Path, host: str, port: int) -> None:
+@CONFIG
+def serve(data_dir: Path, host: str, port: int, config_path: Path | None) -> None:
     """Run the web app with the development server (production: gunicorn edge.wsgi:app, see systemd/)."""
     from edge.app import create_app
 
+    if config_path:
+        from edge.config import load_for_cli
+
+        config = load_for_cli(config_path)
+        data_dir = data_dir if _given("data_dir") else config.data_dir
+        host = host if _given("host") else config.web.bind
+        port = port if _given("port") else config.web.port
     _open(data_dir)
     app = create_app(data_dir)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -116,7 +140,7 @@ def user() -> None:
 @user.command("add")
 @click.argument("username")
 @click.option("--role", required=True,
-              type=click.Choice(["call_taker", "supervisor", "agency", "central", "admin"]))
+              type=click.Choice(["call_taker", "supervisor", "agency", "central", "admin", "analyst"]))
 @click.option("--agency", "agency_code", help="Agency code (required for --role agency), e.g. DAMKAR.")
 @click.option("--full-name", default="")
 @click.option("--password", envvar="SIAGA112_PASSWORD",
@@ -311,6 +335,13 @@ def _modem_console(emulator, stop) -> None:
 main.add_command(pki)
 main.add_command(sim)
 main.add_command(bridge)
+main.add_command(export_cli)  # siaga112 export cap|eido|…: closed cases for the national centre
+main.add_command(tiles_cli)  # siaga112 tiles load|info: offline map tiles for central's map
+main.add_command(report_group)  # siaga112 report build|synthetic: regency reports as files
+main.add_command(db_group)  # siaga112 db copy: move a SQLite central to PostgreSQL
+main.add_command(install_command)  # siaga112 install: the appliance (user, config, node, systemd units)
+for _ops in ops_commands:  # siaga112 backup|restore|doctor (docs/operations.md)
+    main.add_command(_ops)
 
 @main.group("sync")
 def sync_group() -> None:
@@ -319,7 +350,8 @@ def sync_group() -> None:
 
 @sync_group.command("run")
 @DATA_DIR
-def sync_run(data_dir: Path) -> None:
+@CONFIG
+def sync_run(data_dir: Path, config_path: Path | None) -> None:
     """Run the sync daemon in the foreground until SIGTERM/SIGINT."""
     import signal
     import threading
@@ -327,8 +359,15 @@ def sync_run(data_dir: Path) -> None:
     from sync import sdnotify
     from sync.daemon import SyncConfigError, SyncDaemon
 
+    broker: dict[str, object] = {}
+    if config_path:
+        from edge.config import broker_override, load_for_cli
+
+        config = load_for_cli(config_path)
+        data_dir = data_dir if _given("data_dir") else config.data_dir
+        broker = broker_override(config)
     _open(data_dir)
-    daemon = SyncDaemon(data_dir)
+    daemon = SyncDaemon(data_dir, broker)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

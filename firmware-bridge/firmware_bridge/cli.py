@@ -144,19 +144,33 @@ def _tnc_address(ctx, param, value: str | None) -> str | None:
 
 
 @bridge.command("run")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The node's data folder.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The node's data folder (required unless --config gives it).")
 @click.option("--modem", "modem_port", help="Modem serial port, e.g. /dev/siaga-modem.")
 @click.option("--radio", callback=_tnc_address, metavar="TNC",
               help="The radio's KISS TNC: HOST:PORT over TCP, e.g. 127.0.0.1:8001 (Dire Wolf's KISSPORT), "
                    "or a serial TNC /dev/PATH[@BAUD], e.g. /dev/siaga-tnc@9600 (default 9600 baud).")
 @click.option("--callsign", help="This station's callsign on the radio, e.g. POSKO1 (required with --radio).")
-def bridge_run(data_dir: Path, modem_port: str | None, radio: str | None, callsign: str | None) -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The node's siaga112.toml: data folder, modem, radio and callsign come from it ([node], "
+                   "[bridge]); options given here still override it. See docs/config.md.")
+def bridge_run(data_dir: Path | None, modem_port: str | None, radio: str | None, callsign: str | None,
+               config_path: Path | None) -> None:
     """Run the bridge in the foreground until SIGTERM/SIGINT."""
     from firmware_bridge.bridge import Bridge
     from firmware_bridge.radio import ax25
     from sync import sdnotify
 
+    if config_path:
+        from edge.config import load_for_cli
+
+        config = load_for_cli(config_path)
+        data_dir = data_dir or config.data_dir
+        modem_port = modem_port or config.bridge.modem or None
+        if radio is None and callsign is None:
+            radio, callsign = config.bridge.radio or None, config.bridge.callsign or None
+    if data_dir is None:
+        raise click.UsageError("give --data-dir (or --config)")
     if modem_port is None and radio is None:
         raise click.UsageError("give --modem, --radio (with --callsign), or both")
     if (radio is None) != (callsign is None):
