@@ -99,7 +99,7 @@ class Incident(Replicated):
     priority = IntegerField(default=2)
     status = CharField(max_length=16, default="recorded", index=True)
     profile_id = CharField(max_length=64, default="")
-    recorded_at = DateTimeField(default=utcnow)
+    recorded_at = DateTimeField(default=utcnow, index=True)
     recorded_by = CharField(max_length=64, default="")
     closed_at = DateTimeField(null=True)
     closed_by = CharField(max_length=64, default="")
@@ -110,7 +110,7 @@ class Call(Replicated):
     """One ring of the 112 line, whatever it turned out to be."""
 
     caller_number = CharField(max_length=32, default="", index=True)
-    rung_at = DateTimeField(default=utcnow)
+    rung_at = DateTimeField(default=utcnow, index=True)
     answered_at = DateTimeField(null=True)
     ended_at = DateTimeField(null=True)
     call_type = CharField(max_length=16, null=True, index=True)  # None until classified
@@ -127,7 +127,7 @@ class Dispatch(Replicated):
     agency = ForeignKeyField(Agency, backref="dispatches", on_delete="RESTRICT")
     channel = CharField(max_length=16, default="app")
     status = CharField(max_length=16, default="sent", index=True)
-    sent_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(default=utcnow, index=True)
     received_at = DateTimeField(null=True)
     acknowledged_at = DateTimeField(null=True)
     prepared_at = DateTimeField(null=True)
