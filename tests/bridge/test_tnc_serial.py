@@ -41,6 +41,9 @@ class SerialAir:
         tmp.symlink_to(os.ttyname(slave))
         tmp.replace(link)
         os.close(slave)
+        # Non-blocking: select() also wakes for a hang-up (no slave open yet), and a blocking
+        # read after the slave has been opened meanwhile would stall the whole air.
+        os.set_blocking(master, False)
         self.masters[side] = master
 
     def unplug(self, side: str) -> None:
@@ -58,7 +61,7 @@ class SerialAir:
             for fd in ready:
                 try:
                     data = os.read(fd, 4096)
-                except OSError:
+                except OSError:  # EIO while no slave is open, EAGAIN after a spurious wake-up
                     continue
                 other = self.masters["B" if fds[fd] == "A" else "A"]
                 if other is not None:
@@ -90,9 +93,9 @@ def test_messages_cross_serial_tncs_with_acks_and_survive_an_unplugged_cable(tmp
     air = SerialAir(tmp_path)
     heard: list[tuple[str, bytes]] = []
     links = {side: KissSerialLink(air.path(side), 9600, backoff_min=0.05, backoff_max=0.2) for side in "AB"}
-    posko = ReliableChannel(links["A"], "POSKO1", retry_initial=0.3, max_tries=6)
+    posko = ReliableChannel(links["A"], "POSKO1", retry_initial=0.3, max_tries=8)
     station = ReliableChannel(links["B"], "DAMKR1", on_message=lambda src, p: heard.append((src, p)),
-                              retry_initial=0.3, max_tries=6)
+                              retry_initial=0.3, max_tries=8)
     acked: list[str] = []
     posko.on_acked = lambda msgid, src: acked.append(msgid)
     for part in (links["A"], links["B"], posko, station):
@@ -100,20 +103,20 @@ def test_messages_cross_serial_tncs_with_acks_and_survive_an_unplugged_cable(tmp
     try:
         assert links["A"].wait_connected(5) and links["B"].wait_connected(5)
         posko.send("DAMKR1", b"112 #4821 P1 3:KEBAKARAN", "MSG1")
-        wait_until(lambda: acked == ["MSG1"], what="ack over serial")
+        wait_until(lambda: acked == ["MSG1"], timeout=20, what="ack over serial")
         assert heard == [("POSKO1", b"112 #4821 P1 3:KEBAKARAN")]
 
         # Noise on the line is dropped, the link stays up.
         os.write(air.masters["A"], b"\x00\xffgarbage" + kiss.encode(b"\x01\x02") + b"\xc0\xdb\x01\xc0")
         posko.send("DAMKR1", b"OK", "MSG2")
-        wait_until(lambda: "MSG2" in acked, what="ack after noise")
+        wait_until(lambda: "MSG2" in acked, timeout=20, what="ack after noise")
 
         # The station's USB cable is pulled: the message waits, and goes when it is back.
         air.unplug("B")
-        wait_until(lambda: not links["B"].connected, what="station notices the unplug")
+        wait_until(lambda: not links["B"].connected, timeout=10, what="station notices the unplug")
         posko.send("DAMKR1", b"TIBA 4821", "MSG3")
         air.replug("B")
-        wait_until(lambda: "MSG3" in acked, timeout=10, what="delivered after replug")
+        wait_until(lambda: "MSG3" in acked, timeout=30, what="delivered after replug")
         assert [p for _, p in heard] == [b"112 #4821 P1 3:KEBAKARAN", b"OK", b"TIBA 4821"]
         assert links["B"].connects >= 2 and links["A"].bad_frames >= 0
     finally:
