@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from edge.admin import bp
 from edge.enums import Role
 from edge.i18n import translate
-from edge.profile import builtin_names
+from edge.profile import AGENCY_KINDS, builtin_names
 from edge.services import admin as admin_svc
-from edge.services.errors import ServiceError, ValidationError
+from edge.services import agencies as agency_svc
+from edge.services.errors import NotFound, ServiceError, ValidationError
 from edge.services.profiles import active_profile, agencies_by_code
 from edge.services.validation import Checker
 from edge.web import current_user, field_errors, flash_error, form_data, roles_required
@@ -107,3 +108,65 @@ def switch_profile():
         return _profile_page(status=exc.status_code)
     flash(translate("Profil rute aktif sekarang: {profile}", profile=new_id), "info")
     return redirect(url_for("admin.profile"))
+
+
+def _agencies_page(values: dict | None = None, errors: dict | None = None, status: int = 200):
+    return render_template("admin/agencies.html", agencies=agency_svc.list_agencies(), kinds=AGENCY_KINDS,
+                           values=values or {}, errors=errors or {}), status
+
+
+@bp.route("/admin/agencies")
+@roles_required(Role.ADMIN)
+def agencies():
+    return _agencies_page()
+
+
+@bp.route("/admin/agencies", methods=["POST"])
+@roles_required(Role.ADMIN)
+def add_agency():
+    data = form_data()
+    try:
+        agency = agency_svc.create_agency(current_user(), data)
+    except ValidationError as exc:
+        return _agencies_page(data, field_errors(exc), status=422)
+    except ServiceError as exc:
+        flash_error(exc)
+        return _agencies_page(data, status=exc.status_code)
+    flash(translate("Instansi {code} ditambahkan", code=agency.code), "info")
+    return redirect(url_for("admin.agencies"))
+
+
+def _agency_page(agency, values: dict | None = None, errors: dict | None = None, status: int = 200):
+    return render_template("admin/agency.html", agency=agency, kinds=AGENCY_KINDS, values=values,
+                           errors=errors or {}), status
+
+
+@bp.route("/admin/agencies/<code>")
+@roles_required(Role.ADMIN)
+def agency(code: str):
+    try:
+        return _agency_page(agency_svc.get_agency(code))
+    except ServiceError:
+        abort(404)
+
+
+@bp.route("/admin/agencies/<code>", methods=["POST"])
+@roles_required(Role.ADMIN)
+def update_agency(code: str):
+    data = form_data()
+    data.setdefault("active", "0")  # an unticked checkbox sends nothing
+    try:
+        agency, changed = agency_svc.update_agency(current_user(), code, data)
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        return _agency_page(agency_svc.get_agency(code), data, field_errors(exc), status=422)
+    except ServiceError as exc:
+        flash_error(exc)
+        return _agency_page(agency_svc.get_agency(code), data, status=exc.status_code)
+    if changed:
+        flash(translate("Instansi {code} diperbarui; perubahan dikirim ke semua node lewat sinkronisasi",
+                        code=agency.code), "info")
+    else:
+        flash(translate("Tidak ada yang berubah"), "info")
+    return redirect(url_for("admin.agencies"))
