@@ -112,10 +112,14 @@ def open_database(data_dir: str | Path) -> Database:
 
 
 def create_schema(db: Database) -> None:
-    """Create every table, index, the append-only guards and change capture. Safe to run twice."""
+    """Migrate the schema to this release (edge/migrations), then create every missing table,
+    index, the append-only guards and change capture. Safe to run twice, and by two processes
+    at once."""
+    from edge.migrations import migrate
     from sync import outbox
     from sync.models import SYNC_MODELS
 
+    migrate(db)  # each step in its own write transaction; a fresh database is only stamped
     # IMMEDIATE: take the write lock up front, so a web app and a sync daemon opening the
     # same node at once wait for each other instead of failing a read-to-write upgrade.
     with db.atomic("IMMEDIATE"):

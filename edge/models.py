@@ -55,6 +55,7 @@ class Agency(Replicated):
     kind = CharField(max_length=32, default="other")
     phone = CharField(default="")  # for SMS dispatch (issue 4)
     station_node = CharField(default="")  # node id of its agency station, if it has one
+    radio_callsign = CharField(default="")  # AX.25 callsign of its station's radio (edge/migrations/m0001)
     active = BooleanField(default=True)
 
 

@@ -5,6 +5,12 @@ logged as received, not as new local changes), each change is skipped if its
 (origin, origin_seq) is already known, merged column by column with `sync.merge`,
 and logged in `sync_change`; a change whose parent row has not arrived yet is parked in
 `sync_pending` and retried after every batch. The clock follows the newest remote HLC.
+
+Mixed versions (docs/migrations.md): a change may carry a column this node's release does not
+have yet (a peer was upgraded first). The known columns apply, the unknown ones are ignored
+with a log line, and the change is logged whole, so it is relayed intact and the migration that
+adds the column later replays its value (`replay_columns`). An insert from an older peer lacks
+the newer columns: they take the model's default.
 """
 
 from __future__ import annotations
@@ -42,14 +48,41 @@ class ApplyResult:
     unparked: int = 0
 
 
+_warned_unknown: set[tuple[str, str]] = set()
+
+
 def validate(change: Change) -> str | None:
-    """Why a change can never apply here (unknown table or column), or None."""
+    """Why a change can never apply here (unknown table, the key among its columns, an insert
+    with no column this node knows), or None. Unknown columns beside known ones are not a reason:
+    they come from a newer release and are ignored (`known_data`)."""
     if change.tbl not in TABLES:
         return f"unknown table {change.tbl!r}"
-    unknown = set(change.data) - COLUMNS[change.tbl]
-    if "id" in change.data or unknown:
-        return f"unknown columns {sorted(unknown | ({'id'} & set(change.data)))} for {change.tbl}"
+    if "id" in change.data:
+        return f"change of the key column 'id' of {change.tbl}"
+    if change.op == "insert" and not set(change.data) & COLUMNS[change.tbl]:
+        return f"insert with no known column of {change.tbl}: {sorted(change.data)}"
     return None
+
+
+def known_data(change: Change) -> dict:
+    """The change's columns this node's schema has; the others (from a newer release) are left
+    out, with a warning the first time each appears."""
+    columns = COLUMNS[change.tbl]
+    for col in change.data:
+        if col not in columns and (change.tbl, col) not in _warned_unknown:
+            _warned_unknown.add((change.tbl, col))
+            log.warning("column %s.%s (from %s, a newer release?) is not in this node's schema: ignored here, "
+                        "kept in sync_change and applied when this node is upgraded", change.tbl, col, change.origin)
+    return {col: value for col, value in change.data.items() if col in columns}
+
+
+def _defaults(table: str, data: dict) -> dict:
+    """Model defaults of the NOT NULL columns an insert does not name (it comes from an older release)."""
+    missing = {}
+    for col, f in FIELDS[table].items():
+        if col not in data and not f.primary_key and not f.null and f.default is not None:
+            missing[col] = f.default() if callable(f.default) else f.default
+    return missing
 
 
 def _known(change: Change) -> bool:
@@ -82,16 +115,18 @@ def _db_values(table: str, data: dict) -> list:
 def _apply_one(change: Change) -> None:
     table = change.tbl
     db = db_proxy.obj
+    data = known_data(change)  # column names checked against the model: safe to put in SQL
     exists = db.execute_sql(sql(db, f'SELECT 1 FROM "{table}" WHERE id = ?'), (change.pk,)).fetchone() is not None
     if not exists:
         if change.op != "insert":
             raise Park("row not created yet")
-        cols = ["id", *change.data]
-        quoted = ", ".join(f'"{c}"' for c in cols)  # names checked against the model by validate()
+        data = {**data, **_defaults(table, data)}
+        cols = ["id", *data]
+        quoted = ", ".join(f'"{c}"' for c in cols)
         try:
             db.execute_sql(
                 sql(db, f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" for _ in cols)})'),
-                [change.pk, *_db_values(table, change.data)],
+                [change.pk, *_db_values(table, data)],
             )
         except IntegrityError as exc:
             if is_foreign_key_error(exc):
@@ -101,7 +136,7 @@ def _apply_one(change: Change) -> None:
     if table in APPEND_ONLY:
         return  # an append-only row never changes after its insert
     current = _current_winners(change)
-    winning = {col: value for col, value in change.data.items() if wins(table, col, change, current.get(col))}
+    winning = {col: value for col, value in data.items() if wins(table, col, change, current.get(col))}
     if winning:
         sets = ", ".join(f'"{col}" = ?' for col in winning)
         try:
@@ -181,3 +216,32 @@ def _retry_parked() -> int:
         done_total += done
         if not done:
             return done_total
+
+
+def replay_columns(table: str, columns: list[str]) -> int:
+    """A migration has just added `columns` to replicated `table`: give each row the winning value
+    of those columns among the changes already logged (received from upgraded peers while this
+    node ignored the columns). Capture is off meanwhile, as for any received change. Returns how
+    many values were set. Call inside the migration's transaction."""
+    columns = [col for col in columns if col in FIELDS[table]]
+    winners: dict[tuple[str, str], Change] = {}
+    rows = (SyncChange.select(SyncChange.origin, SyncChange.origin_seq, SyncChange.hlc, SyncChange.pk,
+                              SyncChange.op, SyncChange.data)
+            .where(SyncChange.tbl == table).order_by(SyncChange.id).tuples())
+    for origin, seq, hlc, pk, op, data in rows:
+        if not any(f'"{col}"' in data for col in columns):
+            continue
+        change = Change.from_row(origin, seq, hlc, table, pk, op, data)
+        for col in columns:
+            if col in change.data and wins(table, col, change, winners.get((pk, col))):
+                winners[(pk, col)] = change
+    if not winners:
+        return 0
+    db = db_proxy.obj
+    SyncClock.update(capture=0).where(SyncClock.id == 1).execute()
+    for (pk, col), change in winners.items():
+        value = change.data[col]
+        db.execute_sql(sql(db, f'UPDATE "{table}" SET "{col}" = ? WHERE id = ?'),
+                       [None if value is None else FIELDS[table][col].db_value(value), pk])
+    SyncClock.update(capture=1).where(SyncClock.id == 1).execute()
+    return len(winners)

@@ -74,6 +74,29 @@ def install(db: Database) -> None:
             db.execute_sql(changelog.trigger_sql(model, action))
 
 
+def reinstall(db: Database, tables) -> None:
+    """Rebuild the capture triggers of replicated `tables` from their models' columns that the
+    database has now (a schema migration changed them; a later step may not have added the
+    rest yet): dropped and created again on SQLite, whose triggers are `IF NOT EXISTS`;
+    CREATE OR REPLACE on PostgreSQL."""
+    wanted = set(tables)
+    models = [m for m in REPLICATED_MODELS if m._meta.table_name in wanted]
+    if is_postgres(db):
+        from sync import outbox_pg
+
+        outbox_pg.reinstall(db, models)
+        return
+    changelog = SyncChangeLog(db, table_name="sync_change")
+    for model in models:
+        table = model._meta.table_name
+        present = {c.name for c in db.get_columns(table)}
+        missing = [f.name for f in model._meta.sorted_fields if f.column_name not in present]
+        for name in ("insert", "update", "no_delete"):
+            db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_sync_{name}")
+        for action in ("INSERT", "UPDATE", "DELETE"):
+            db.execute_sql(changelog.trigger_sql(model, action, skip_fields=missing))
+
+
 def uninstall(db: Database) -> None:
     """Drop the capture triggers (used by schema migrations that rebuild a table)."""
     if is_postgres(db):

@@ -90,8 +90,10 @@ def _json_value(field: Field, row: str) -> str:
     return f"COALESCE(to_jsonb({column}), 'null'::jsonb)"
 
 
-def capture_sql(model) -> str:
-    fields = [f for f in model._meta.sorted_fields if not f.primary_key]
+def capture_sql(model, present: set[str] | None = None) -> str:
+    """The capture function and triggers of `model` (only its columns in `present`, if given)."""
+    fields = [f for f in model._meta.sorted_fields
+              if not f.primary_key and (present is None or f.column_name in present)]
     values = ", ".join(
         f"({i}, '{f.column_name}', {_json_value(f, 'NEW')}, {_json_value(f, 'OLD')})" for i, f in enumerate(fields, 1))
     return CAPTURE_TEMPLATE.format(table=model._meta.table_name, pk=model._meta.primary_key.column_name,
@@ -115,6 +117,14 @@ def install(db: Database) -> None:
     db.execute_sql(COMMON_SQL)
     for model in REPLICATED_MODELS:
         db.execute_sql(capture_sql(model))
+
+
+def reinstall(db: Database, models) -> None:
+    """Capture triggers of `models` rebuilt from the columns their tables have now (CREATE OR REPLACE)."""
+    db.execute_sql(COMMON_SQL)
+    for model in models:
+        present = {c.name for c in db.get_columns(model._meta.table_name)}
+        db.execute_sql(capture_sql(model, present))
 
 
 def uninstall(db: Database) -> None:

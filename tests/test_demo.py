@@ -56,7 +56,8 @@ def test_demo_rings_posko_a_and_carries_sms_and_radio_dispatches(tmp_path):
 
         # A case dispatched to Damkar by radio: it reaches damkar-1's station over the simulated air.
         with net.use("posko-a"):
-            assert Agency.get(Agency.code == "DAMKAR").station_node == "DAMKR1"
+            damkar = Agency.get(Agency.code == "DAMKAR")
+            assert (damkar.radio_callsign, damkar.station_node) == ("DAMKR1", "damkar-1")
             incident = create_incident(operator, {"incident_type": 3, "kecamatan": "Bantan", "desa": "Selatbaru",
                                                   "situation": "Rumah terbakar"}).incident
             radio = dispatch_agencies(operator, incident.id, ["DAMKAR"], channel="radio")[0]

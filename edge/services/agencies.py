@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from edge.callsign import normalise_callsign
 from edge.enums import Role
 from edge.ids import stable_id
 from edge.models import Agency, User
@@ -24,7 +25,6 @@ from edge.services.validation import Checker
 
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 NODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
-CALLSIGN_RE = re.compile(r"^[A-Z0-9]{1,6}(-(1[0-5]|[0-9]))?$")  # AX.25: up to 6 characters, SSID 0-15
 EDITABLE = ("name", "name_en", "kind", "phone", "radio_callsign", "station_node", "active")
 
 
@@ -55,8 +55,11 @@ def _fields(check: Checker, creating: bool) -> dict:
         "station_node": check.text("station_node", max_len=32).lower(),
         "active": check.boolean("active"),
     }
-    if values["radio_callsign"] and not CALLSIGN_RE.match(values["radio_callsign"]):
-        check.fail("radio_callsign", "Callsign radio 1-6 huruf/angka, boleh dengan SSID -0 s.d. -15 (mis. DAMKR1)")
+    if values["radio_callsign"]:
+        canonical = normalise_callsign(values["radio_callsign"])
+        if canonical is None:
+            check.fail("radio_callsign", "Callsign radio 1-6 huruf/angka, boleh dengan SSID -0 s.d. -15 (mis. DAMKR1)")
+        values["radio_callsign"] = canonical or ""
     if values["station_node"] and not NODE_RE.match(values["station_node"]):
         check.fail("station_node", "ID node 2-32 huruf kecil, angka atau strip (mis. damkar-1)")
     if values["active"] is None:

@@ -97,9 +97,10 @@ def _prepare_node(node_id: str) -> None:
                 create_user(username, role, DEMO_PASSWORD, name, agency)
     if node_id == "posko-a":
         seed_demo_cases()
-        # Damkar's SMS number (the demo's emulated phone network answers as this number) and
-        # its station's radio callsign (the demo's simulated air carries it).
-        Agency.update(phone=DAMKAR_PHONE, station_node=DAMKAR_CALLSIGN).where(Agency.code == "DAMKAR").execute()
+        # Damkar's SMS number (the demo's emulated phone network answers as this number), its
+        # station's radio callsign (the demo's simulated air carries it) and that station's node.
+        Agency.update(phone=DAMKAR_PHONE, radio_callsign=DAMKAR_CALLSIGN, station_node="damkar-1") \
+            .where(Agency.code == "DAMKAR").execute()
     set_setting(READY, "1")
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from edge.callsign import normalise_callsign
 from edge.enums import DispatchStatus
 from edge.models import Agency, Dispatch, Incident, RadioTransmission, SmsTransmission
 from edge.profile import Profile
 from edge.services.profiles import profile_for
 from edge.timeutil import utcnow
-from firmware_bridge.radio import ax25
 from sync.models import SyncStatus
 
 NETWORK_CHANNELS = ("app", "mqtt")  # the dispatch went over the network (same appliance or sync)
@@ -30,20 +30,17 @@ BATCH = 20
 
 
 def callsign(value: str) -> str | None:
-    """The normalised callsign, or None if `value` is not one."""
-    try:
-        return ax25.normalise_call(value or "")
-    except ax25.Ax25Error:
-        return None
+    """The normalised callsign, or None if `value` is not one (the AX.25 rule, edge/callsign.py)."""
+    return normalise_callsign(value)
 
 
 def agency_for_callsign(call: str) -> Agency | None:
-    """The agency whose station callsign (interim: `Agency.station_node`) is `call`."""
+    """The agency whose station's radio callsign (`Agency.radio_callsign`) is `call`."""
     wanted = callsign(call)
     if wanted is None:
         return None
-    for agency in Agency.select().where(Agency.station_node != ""):
-        if callsign(agency.station_node) == wanted:
+    for agency in Agency.select().where(Agency.radio_callsign != ""):
+        if callsign(agency.radio_callsign) == wanted:
             return agency
     return None
 
@@ -82,7 +79,7 @@ def radio_has_had_its_chance(dispatch: Dispatch, policy: Profile, now: datetime,
     """True when radio cannot or did not get the dispatch answered: no radio here, no station
     callsign, the radio gave up, or its window passed without an answer (a TNC that stays down
     counts from the moment radio's turn came)."""
-    if not radio_here or callsign(dispatch.agency.station_node) is None:
+    if not radio_here or callsign(dispatch.agency.radio_callsign) is None:
         return True
     row = RadioTransmission.get_or_none(RadioTransmission.dispatch_id == dispatch.id)
     if row is not None:
@@ -121,7 +118,7 @@ def radio_due(now: datetime | None = None) -> list[tuple[Dispatch, bool]]:
         if dispatch.channel == "radio":
             if dispatch.status == DispatchStatus.SENT:
                 out.append((dispatch, False))
-        elif dispatch.channel in NETWORK_CHANNELS and dispatch.agency.station_node \
+        elif dispatch.channel in NETWORK_CHANNELS and dispatch.agency.radio_callsign \
                 and radio_before_sms(policy.channel_order) and now >= _network_turn_over(dispatch, policy, down):
             out.append((dispatch, True))
     return out[:BATCH]

@@ -9,7 +9,7 @@ so (`dispatch.transmission_failed`) and SMS takes over (channel_policy.sms_due).
 from the station's callsign ("OK 4821", "TIBA 4821") take the same routing as SMS replies
 (`sms_routing.apply_reply`) with channel "radio".
 
-Interim: the station's callsign is kept in `Agency.station_node` (e.g. "DAMKR1").
+The station's callsign is the agency's `radio_callsign` (e.g. "DAMKR1").
 
 Station side (an agency station running the bridge with a radio): a dispatch text heard is
 verified and handed to the station's inbox (dispatch_receipt.py); the dispatcher's answers
@@ -79,12 +79,12 @@ class RadioDispatcher:
         count = 0
         for dispatch, fallback in radio_due(now):
             agency = dispatch.agency
-            dest = callsign(agency.station_node)
+            dest = callsign(agency.radio_callsign)
             if dest is None:
                 if dispatch.id not in self._warned:
                     self._warned.add(dispatch.id)
                     log.warning("dispatch %s: agency %s has no valid station callsign for radio (%r)",
-                                dispatch.id, agency.code, agency.station_node)
+                                dispatch.id, agency.code, agency.radio_callsign)
                 continue
             if dest == self.my_call:
                 continue  # this bridge is that station: nothing to send to itself

@@ -25,7 +25,7 @@ def _profile(tmp_path, order: str) -> None:
 
 @pytest.fixture
 def network_dispatch(node, login) -> Dispatch:
-    Agency.update(station_node="DAMKR1").where(Agency.code == "DAMKAR").execute()
+    Agency.update(radio_callsign="DAMKR1").where(Agency.code == "DAMKAR").execute()
     op = login("operator")
     call_url = op.post("/calls", {"caller_number": "0812"}).location
     op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})
@@ -93,7 +93,7 @@ def test_radio_giving_up_goes_on_the_timeline_and_hands_over_to_sms_at_once(node
 
 def test_a_radio_dispatch_that_fails_goes_by_sms_when_the_order_has_sms(tmp_path, node, login):
     _profile(tmp_path, '["mqtt", "radio", "sms"]')
-    Agency.update(station_node="DAMKR1").where(Agency.code == "DAMKAR").execute()
+    Agency.update(radio_callsign="DAMKR1").where(Agency.code == "DAMKAR").execute()
     op = login("operator")
     call_url = op.post("/calls", {"caller_number": "0812"}).location
     op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})

@@ -1,7 +1,7 @@
 """Radio dispatch through the bridge, both sides, over a real TCP "air" (test_radio_link.Air).
 
 Two bridges on the two sides of the air: the posko (callsign POSKO1) and the Damkar station
-(DAMKR1, interim: kept in Agency.station_node). One process can bind only one node
+(DAMKR1, the agency's radio_callsign). One process can bind only one node
 database, so the station's bridge runs on the same node; its secret is then the posko's,
 as the shared per-agency secret will be once central hands it out.
 """
@@ -24,7 +24,7 @@ FAST = {"retry_initial": 0.5, "retry_factor": 2.0, "max_tries": 5}
 
 
 def _radio_dispatch_to_damkar(login) -> Dispatch:
-    Agency.update(station_node=STATION).where(Agency.code == "DAMKAR").execute()
+    Agency.update(radio_callsign=STATION).where(Agency.code == "DAMKAR").execute()
     op = login("operator")
     call_url = op.post("/calls", {"caller_number": "0812"}).location
     op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})
@@ -98,7 +98,7 @@ def test_unanswered_network_dispatch_falls_back_to_radio_only_when_radio_comes_b
         install_profile(load_profile(path))
 
     fast_profile('["mqtt", "sms", "radio"]')
-    Agency.update(station_node=STATION).where(Agency.code == "DAMKAR").execute()
+    Agency.update(radio_callsign=STATION).where(Agency.code == "DAMKAR").execute()
     op = login("operator")
     call_url = op.post("/calls", {"caller_number": "0812"}).location
     op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "api"})

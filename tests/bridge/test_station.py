@@ -84,7 +84,7 @@ def _station_rows(data_dir: Path, sql: str) -> list[tuple]:
 
 
 def test_station_gets_the_dispatch_in_its_inbox_and_its_answer_moves_it_at_the_posko(node, login, station, tmp_path):
-    Agency.update(station_node=STATION).where(Agency.code == "DAMKAR").execute()
+    Agency.update(radio_callsign=STATION).where(Agency.code == "DAMKAR").execute()
     op = login("operator")
     call_url = op.post("/calls", {"caller_number": "0812"}).location
     op.post(call_url + "/incident", {"incident_type": "3", "desa": "Senggoro", "situation": "gudang terbakar",
