@@ -22,6 +22,7 @@ from edge.enums import Role
 from edge.health import OWN_CONNECTION_ENDPOINTS as HEALTH_OWN_CONNECTION
 from edge.health import install as install_health
 from edge.i18n import DEFAULT_LANG, LANGUAGES, pick, translate
+from edge.logsetup import redacted
 from edge.models import User
 from edge.profile import ProfileError
 from edge.services import privacy, setting
@@ -188,7 +189,7 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        log.warning("CSRF refused: %s %s (%s)", request.method, request.path, exc.description)
+        log.warning("CSRF refused: %s %s (%s)", request.method, redacted(request.path), exc.description)
         return page(400, translate("Formulir kedaluwarsa"),
                     translate("Token keamanan formulir tidak valid. Muat ulang halaman lalu kirim lagi."))
 
@@ -206,6 +207,6 @@ def _install_error_pages(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(_exc):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redacted(request.path))
         return page(500, translate("Kesalahan sistem"),
                     translate("Terjadi kesalahan. Data yang sudah tersimpan tetap aman."))

@@ -5,7 +5,6 @@ Every command takes `--data-dir` (or SIAGA112_DATA_DIR) naming the node's folder
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -55,20 +54,30 @@ def _given(name: str) -> bool:
 
 
 def _open(data_dir: Path) -> None:
+    from contextlib import nullcontext
+
+    from edge.logsetup import set_node_id
+    from edge.services import setting
     from edge.services.node import open_node
 
     try:
-        open_node(data_dir)
+        db = open_node(data_dir)
     except ServiceError as exc:
         _fail(exc)
+    with db.connection_context() if db.is_closed() else nullcontext():  # leaves an open connection open
+        set_node_id(setting("node_id"))  # for JSON log records
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="siaga112")
 def main() -> None:
     """Siaga 112: offline-first emergency dispatch for a regency's 112 service."""
-    logging.basicConfig(level=os.environ.get("SIAGA112_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from edge.logsetup import BadLogSetting, configure
+
+    try:
+        configure()  # $SIAGA112_LOG_LEVEL / $SIAGA112_LOG_FORMAT; --config re-configures from [log]
+    except BadLogSetting as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command()
@@ -288,8 +297,8 @@ def demo(data_dir: Path, port: int, host: str) -> None:
             click.echo(f"warning: not yet synced: {', '.join(missing)} (see the sync.log files)", err=True)
         click.echo("")
         url = {site.node_id: site.url for site in sites}
-        click.echo(f"Record a case at posko-a ({url['posko-a']}) and open central's board "
-                   f"({url['central']}board): it appears there within seconds.")
+        click.echo(f"Record a case at posko-a ({url['posko-a']}) and open central's overview "
+                   f"({url['central']}pusat/): it appears there within seconds.")
         click.echo("Each node has its own login cookie, so one browser can be logged in to all four. "
                    "Ctrl+C stops everything.")
         modem = start_demo_devices(net, data_dir)

@@ -14,7 +14,6 @@ documentation, so the file template, the validator and docs/config.md's test rea
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 import sys
@@ -29,6 +28,7 @@ ENV_PREFIX = "SIAGA112_"
 NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")  # edge.logsetup.LogFormat
 ROLES = ("posko", "agency", "central")
 
 
@@ -126,6 +126,10 @@ def _level(v: str) -> str | None:
     return None if v.upper() in LOG_LEVELS else "one of " + ", ".join(LOG_LEVELS)
 
 
+def _log_format(v: str) -> str | None:
+    return None if v.lower() in LOG_FORMATS else "one of " + ", ".join(LOG_FORMATS)
+
+
 def key(default: Any, doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
     """A schema field: its default (MISSING = required), what it means, and its check."""
     meta = {"doc": doc, "check": check}
@@ -187,6 +191,8 @@ class LogConfig:
     """[log]: logging to journald / stdout."""
 
     level: str = key("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL", _level)
+    format: str = key("text", "text (journald: one priority-prefixed line a record) or json (one JSON object a line)",
+                      _log_format)
 
 
 @dataclass(frozen=True)
@@ -353,13 +359,16 @@ def all_keys() -> list[tuple[str, str, object, str]]:
 
 
 def load_for_cli(path: str | Path) -> Config:
-    """load_config for a command line: prints every problem as `error: ...` and exits 2; sets the log level."""
+    """load_config for a command line: prints every problem as `error: ...` and exits 2; sets up logging
+    ([log] level and format, the node id in JSON records)."""
+    from edge import logsetup
+
     try:
         config = load_config(path)
     except ConfigError as exc:
         print("\n".join(exc.lines()), file=sys.stderr)
         raise SystemExit(2) from None
-    logging.getLogger().setLevel(config.log.level.upper())
+    logsetup.configure(config.log.level, config.log.format, node=config.node.id)
     return config
 
 

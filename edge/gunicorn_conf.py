@@ -12,6 +12,9 @@ import ipaddress
 import os
 import sys
 
+from gunicorn import glogging
+
+from edge import logsetup
 from edge.config import ConfigError, load_config
 
 try:
@@ -30,9 +33,25 @@ worker_class = "gthread"
 # Load the app (and open the node's schema) once in the master, before READY=1, so the
 # units ordered after siaga112-web find the schema up to date.
 preload_app = True
-# Logs to stderr: journald keeps them. No access log: URLs can carry case ids.
+# gunicorn's own records go through edge.logsetup's handler like the app's (journald priorities,
+# [log] format). No access log: URLs can carry case ids and callers' numbers.
 errorlog = "-"
 loglevel = _config.log.level.lower()
+
+
+class SiagaLogger(glogging.Logger):
+    """gunicorn's logger with its records handed to the root handler edge.logsetup installs."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            if getattr(handler, "_gunicorn", False):
+                self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+        logsetup.configure(cfg.loglevel, _config.log.format, node=_config.node.id)
+
+
+logger_class = SiagaLogger
 # A request that takes a minute is a hung worker; the arbiter replaces it.
 timeout = 60
 graceful_timeout = 20

@@ -6,7 +6,6 @@ the pty path and reads commands on stdin (`help` lists them). Parses and calls, 
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -115,8 +114,7 @@ def air(port: int) -> None:
     """Run a simulated radio channel on loopback: every KISS frame reaches every other station."""
     from firmware_bridge.radio.air import SimulatedAir
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    channel = SimulatedAir(port)
+    channel = SimulatedAir(port)  # logs through the root handler `siaga112` set up (edge.logsetup)
     channel.start()
     click.echo(f"simulated air on 127.0.0.1:{channel.port}; Ctrl+C stops it")
     done = threading.Event()

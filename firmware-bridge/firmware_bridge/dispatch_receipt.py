@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.logsetup import redacted
 from edge.models import Agency, ReceivedDispatch
 from edge.services import station
 from firmware_bridge.channel_policy import agency_for_callsign
@@ -60,7 +61,7 @@ def receive_text(data_dir: Path, agency: Agency | None, channel: str, source: st
         key = dispatch_keys.key_for(data_dir, agency.code)
         msg = parse(text, lambda _unverified: key)
     except (DispatchFormatError, dispatch_keys.NoDispatchKey) as exc:
-        log.warning("%s dispatch from %s for %s refused: %s", channel, source, agency.code, exc)
+        log.warning("%s dispatch from %s for %s refused: %s", channel, redacted(source), agency.code, exc)
         return Receipt(False, str(exc)[:500])
     row, new = station.receive(agency.code, channel, source, text, msg)
     if new:

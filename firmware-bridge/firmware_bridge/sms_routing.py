@@ -14,6 +14,7 @@ import logging
 import re
 
 from edge.enums import CallSource, DispatchStatus, Role
+from edge.logsetup import redacted
 from edge.models import Agency, Dispatch, User
 from edge.services.calls import incoming_call
 from edge.services.dispatches import hospital_transfer, update_status
@@ -62,7 +63,7 @@ def apply_reply(agency: Agency, sender: str, text: str, channel: str) -> str | N
     try:
         reply = parse_reply(text)
     except ReplyParseError as exc:
-        log.warning("%s from %s (%s) is not a reply: %s", label, agency.code, sender, exc)
+        log.warning("%s from %s (%s) is not a reply: %s", label, agency.code, redacted(sender), exc)
         return None
     dispatch = Dispatch.get_or_none((Dispatch.agency == agency) & (Dispatch.code == reply.code)
                                     & (Dispatch.status != DispatchStatus.FINISHED))

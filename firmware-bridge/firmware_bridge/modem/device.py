@@ -26,6 +26,7 @@ from functools import partial
 
 import serial
 
+from edge.logsetup import masked_number, redacted
 from firmware_bridge.modem import at, pdu
 
 log = logging.getLogger("siaga112.bridge.modem")
@@ -205,7 +206,7 @@ class Modem:
     def _dispatch(self, event: at.Event) -> None:  # called with _parse_lock held
         pending = self._pending
         if isinstance(event, at.Garbled):
-            return log.warning("garbled from modem (%s): %r", event.reason, event.raw)
+            return log.warning("garbled from modem (%s): %s", event.reason, redacted(repr(event.raw)))
         log.debug("<- %s", event)
         if isinstance(event, at.Info) and (not pending or _foreign(event.line, pending.command)):
             event = at.Urc("unknown", (), event.line)  # RDY, or "+QIND: ..." during AT+CSQ
@@ -310,7 +311,7 @@ class Modem:
             if not found:
                 raise ModemException(f"no message reference for part {part.part}/{part.total}: {lines}")
             refs.append(int(found[0]))
-        log.info("SMS to %s sent in %d part(s), references %s", number, len(refs), refs)
+        log.info("SMS to %s sent in %d part(s), references %s", masked_number(number), len(refs), refs)
         return refs
 
     def read_sms(self, index: int) -> StoredSms | None:
@@ -396,7 +397,7 @@ class Modem:
                 last, at_time = self._last_clip
                 self._last_clip = (number, time.monotonic())
                 if number != last or time.monotonic() - at_time > self.ring_window:  # one call rings often
-                    log.info("incoming call from %r", number)
+                    log.info("incoming call from %s", masked_number(number) or "a withheld number")
                     self._callback("on_call", number)
             case "+CMTI", (_, index):
                 if self.on_sms and index not in self._held:
@@ -415,7 +416,7 @@ class Modem:
                     log.warning("modem restarted (%s): re-initialising", urc.raw)
                     self._initialise()
             case _:
-                log.info("unsolicited from modem: %s", urc.raw)
+                log.info("unsolicited from modem: %s", redacted(urc.raw))
 
     def _scan(self) -> None:
         """Offer what is in storage and not yet taken (arrived while away, or a callback failed)."""
@@ -436,7 +437,8 @@ class Modem:
             return
         if not isinstance(message, pdu.Deliver):
             if (stored.index, stored.pdu) not in self._bad:  # kept: a person may want it
-                log.warning("not a received SMS, left in storage at %s: %s", stored.index, stored.pdu)
+                log.warning("not a received SMS, left in storage at %s (PDU at DEBUG)", stored.index)
+                log.debug("PDU at %s: %s", stored.index, stored.pdu)
                 self._bad.add((stored.index, stored.pdu))
             return
         key = (message.sender, *message.concat[:2]) if message.concat and message.concat[1] > 1 else None
@@ -492,7 +494,8 @@ def _decode(hex_pdu: str) -> pdu.Deliver | pdu.StatusReport | pdu.Submit | None:
     try:
         return pdu.decode_pdu(hex_pdu)
     except pdu.PduError as exc:
-        log.warning("undecodable PDU %s: %s", hex_pdu, exc)
+        log.warning("undecodable PDU (%d hex digits, logged at DEBUG): %s", len(hex_pdu), exc)
+        log.debug("undecodable PDU %s", hex_pdu)
         return None
 
 

@@ -242,7 +242,7 @@ class ModemEmulator:
                 try:
                     self._received(data)
                 except Exception:  # an emulator bug must not kill the emulator
-                    log.exception("emulator failed on %r", data)
+                    log.exception("emulator failed on %d bytes from the host (see the DEBUG trace)", len(data))
 
     def _write(self, data: bytes) -> None:
         self.log.append(("out", data))
@@ -479,7 +479,7 @@ class ModemEmulator:
                 raise _Error("CMS", 304)
             submit = pdu.decode_submit(text)
         except (ValueError, IndexError, _Error) as exc:
-            log.info("AT+CMGS rejected %s: %r", text, exc)
+            log.info("AT+CMGS rejected (%d hex digits; the PDU is in the DEBUG trace): %r", len(text), exc)
             error = exc if isinstance(exc, _Error) else _Error("CMS", 304)
             return self._respond([], f"+CMS ERROR: {error.code}" if self.settings.cmee else "ERROR")
         self._mr = (self._mr + 1) % 256
