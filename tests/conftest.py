@@ -32,16 +32,20 @@ class Node:
     admin_password: str
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    """An initialised posko in a temp dir with one user per role (password PASSWORD)."""
-    data_dir = tmp_path / "posko"
-    result = init_node(data_dir, "posko-test", "posko", "bengkalis")
-    for username, role, agency in USERS:
-        create_user(username, role, PASSWORD, username.title(), agency)
+def make_node(data_dir: Path, node_id: str, role: str) -> Iterator[Node]:
+    """Initialise a node in `data_dir` with one user per role (password PASSWORD); a fixture body."""
+    result = init_node(data_dir, node_id, role, "bengkalis")
+    for username, user_role, agency in USERS:
+        create_user(username, user_role, PASSWORD, username.title(), agency)
     yield Node(data_dir, result.admin_password)
     result.db.close()
     db_proxy.initialize(None)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    """An initialised posko in a temp dir with one user per role (password PASSWORD)."""
+    yield from make_node(tmp_path / "posko", "posko-test", "posko")
 
 
 @pytest.fixture

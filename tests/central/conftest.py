@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from edge.models import db_proxy
-from edge.services.node import init_node
-from edge.services.users import create_user
-from tests.conftest import PASSWORD, USERS, Node
+from tests.conftest import PASSWORD, Node, make_node
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[Node]:
     """An initialised central node with one user per role (password PASSWORD)."""
-    data_dir = tmp_path / "central"
-    result = init_node(data_dir, "central", "central", "bengkalis")
-    for username, role, agency in USERS:
-        create_user(username, role, PASSWORD, username.title(), agency)
-    yield Node(data_dir, result.admin_password)
-    result.db.close()
-    db_proxy.initialize(None)
+    yield from make_node(tmp_path / "central", "central", "central")
 
 
 __all__ = ["PASSWORD"]
