@@ -14,10 +14,11 @@ import click
 from central.exports.cli import export as export_cli
 from central.reporting.cli import report_group
 from central.tiles.cli import tiles as tiles_cli
+from edge.cli_errors import fail as _fail
 from edge.db_cli import db_group
 from edge.install_cli import install_command
 from edge.ops_cli import COMMANDS as ops_commands
-from edge.services.errors import ServiceError, ValidationError
+from edge.services.errors import ServiceError
 from firmware_bridge.cli import bridge, sim
 from sync.cli import pki
 
@@ -26,17 +27,6 @@ DATA_DIR = click.option(
     default=lambda: os.environ.get("SIAGA112_DATA_DIR", "./data"), show_default="./data or $SIAGA112_DATA_DIR",
     help="Folder holding this node's database and secrets.",
 )
-
-
-def _fail(exc: ServiceError) -> None:
-    from edge.i18n import translate
-
-    if isinstance(exc, ValidationError):
-        for field, message in exc.errors.items():
-            click.echo(f"error: {field}: {translate(message, 'en')}", err=True)
-    else:
-        click.echo(f"error: {translate(exc.message, 'en', **exc.params)}", err=True)
-    sys.exit(2)
 
 
 CONFIG = click.option(

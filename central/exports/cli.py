@@ -7,7 +7,6 @@ node's shell (an administrator), so the export is full unless --pseudonymise is 
 from __future__ import annotations
 
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +31,8 @@ from central.interchange import bundle
 def export(fmt: str, first: datetime, last: datetime, out: Path | None, pseudonymise: bool, data_dir: Path) -> None:
     """Export closed cases as CAP 1.2 (zip of XML), EIDO JSON (array or lines), per-case records
     (JSON lines) or the period's calls (CSV)."""
-    from edge.services.errors import ServiceError, ValidationError
+    from edge.cli_errors import fail
+    from edge.services.errors import ServiceError
     from edge.services.node import open_node
     from edge.services.privacy import CallerView, Scrubber
 
@@ -43,12 +43,7 @@ def export(fmt: str, first: datetime, last: datetime, out: Path | None, pseudony
         target = out or Path(bundle.filename(fmt, period))
         with target.open("wb") as fh:
             count = bundle.write(fmt, period, scrubber, fh)
-    except ValidationError as exc:
-        for field, message in exc.errors.items():
-            click.echo(f"error: {field}: {message}", err=True)
-        sys.exit(2)
     except ServiceError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
+        fail(exc)
     what = "calls" if fmt == "csv" else "closed cases"
     click.echo(f"{count} {what} written to {target}")

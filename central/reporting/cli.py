@@ -46,6 +46,7 @@ def build(period: str, month: str, quarter: str, year: str, first: str, last: st
     from central.reporting.pdf import report_pdf
     from central.reporting.queries import poskos
     from central.reporting.xlsx import report_xlsx
+    from edge.cli_errors import fail
     from edge.services.errors import ServiceError, ValidationError
     from edge.services.node import open_node
 
@@ -56,13 +57,8 @@ def build(period: str, month: str, quarter: str, year: str, first: str, last: st
         if posko and posko not in poskos():
             raise ValidationError({"posko": "Posko tidak dikenal"})
         report = build_report(chosen, posko or None)
-    except ValidationError as exc:
-        for field, message in exc.errors.items():
-            click.echo(f"error: {field}: {message}", err=True)
-        sys.exit(2)
     except ServiceError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
+        fail(exc)
     render = {"pdf": report_pdf, "xlsx": report_xlsx, "csv": report_csv}[fmt]
     body = render(report, lang)
     target = out or Path(f"laporan-112-{chosen.slug}-{posko or 'kabupaten'}.{fmt}")
