@@ -217,11 +217,14 @@ def dispatch_agencies(
         if incident.status == IncidentStatus.CLOSED:
             raise Conflict("Kasus sudah ditutup")
         existing = {d.agency_id for d in incident.dispatches}
+        in_use = codes_in_use()
         for agency in agencies.values():
             if agency.id in existing:
                 continue
+            code = _dispatch_code(in_use)
+            in_use.add(code)
             dispatch = Dispatch.create(id=stable_id("dispatch", f"{incident.id}/{agency.code}"), node=node_id(),
-                                       code=_dispatch_code(), incident=incident, agency=agency, channel=channel,
+                                       code=code, incident=incident, agency=agency, channel=channel,
                                        sent_by=actor.username)
             created.append(dispatch)
             append_event(incident, actor.username, "dispatch.sent",
@@ -241,12 +244,19 @@ def dispatch_choices(incident: Incident, profile, dispatched: set[str]) -> tuple
     return [c for c in suggestions if c not in dispatched], agencies
 
 
-def _dispatch_code() -> str:
-    """4 random digits, unique among this node's unfinished dispatches: what an agency quotes
-    in an SMS or radio reply ("OK 4821")."""
+def codes_in_use() -> set[str]:
+    """Codes an agency may still quote: those of unfinished dispatches of open cases. A closed
+    case's dispatch no longer takes replies (sms_routing), so its code is free again; reading
+    only open cases keeps this cheap inside the write transaction however large the archive."""
+    return {d.code for d in Dispatch.select(Dispatch.code).join(Incident)
+            .where((Incident.status != IncidentStatus.CLOSED) & (Dispatch.status != DispatchStatus.FINISHED))}
+
+
+def _dispatch_code(in_use: set[str]) -> str:
+    """4 random digits, unique among the codes in use: what an agency quotes in an SMS or radio
+    reply ("OK 4821")."""
     import secrets
 
-    in_use = {d.code for d in Dispatch.select(Dispatch.code).where(Dispatch.status != DispatchStatus.FINISHED)}
     for _ in range(100):
         code = str(1000 + secrets.randbelow(9000))
         if code not in in_use:

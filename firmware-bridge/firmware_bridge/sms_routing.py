@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import re
 
-from edge.enums import CallSource, DispatchStatus, Role
+from edge.enums import CallSource, DispatchStatus, IncidentStatus, Role
 from edge.logsetup import redacted
-from edge.models import Agency, Dispatch, User
+from edge.models import Agency, Dispatch, Incident, User
 from edge.services.calls import incoming_call
 from edge.services.dispatches import hospital_transfer, update_status
 from edge.services.errors import ServiceError
@@ -65,8 +65,10 @@ def apply_reply(agency: Agency, sender: str, text: str, channel: str) -> str | N
     except ReplyParseError as exc:
         log.warning("%s from %s (%s) is not a reply: %s", label, agency.code, redacted(sender), exc)
         return None
-    dispatch = Dispatch.get_or_none((Dispatch.agency == agency) & (Dispatch.code == reply.code)
-                                    & (Dispatch.status != DispatchStatus.FINISHED))
+    dispatch = (Dispatch.select().join(Incident)
+                .where((Dispatch.agency == agency) & (Dispatch.code == reply.code)
+                       & (Dispatch.status != DispatchStatus.FINISHED) & (Incident.status != IncidentStatus.CLOSED))
+                .order_by(Dispatch.sent_at.desc()).first())  # a closed case's code may be drawn again
     if dispatch is None:
         log.warning("%s from %s quotes code %s: no open dispatch of that agency", label, agency.code, reply.code)
         return None
