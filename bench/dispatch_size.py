@@ -51,12 +51,10 @@ CASES: dict[int, tuple] = {
 }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--show", type=int, default=3, help="also print the text of this incident type (0: none)")
-    args = ap.parse_args()
+def run() -> dict:
+    """Every incident type's dispatch: SMS characters, radio info/frame bytes, airtime; plus the ack frame."""
     profile = load_profile("bengkalis")
-    rows = []
+    rows, texts = [], {}
     for spec in profile.incident_types:
         kec, desa, address, landmark, lat, lon, victims, condition, four_wheel = CASES[spec.code]
         msg = DispatchMessage(
@@ -66,26 +64,36 @@ def main() -> None:
         text = render(msg, SECRET)
         info = pack_message(new_msgid(), text.encode("ascii"))
         frame = ax25.encode_ui("DAMKAR-1", "POSKO1", info)
-        full_place = len(place_text(address, landmark))
-        kept = len(text.split("\n")[3])
-        rows.append((spec.code, msg.type_name, len(text), "yes" if len(text) <= 160 else "NO", full_place, kept,
-                     len(info), len(frame), ax25.airtime_seconds(len(info))))
-        if spec.code == args.show:
-            shown = text
+        texts[spec.code] = text
+        rows.append({"type": spec.code, "name": msg.type_name, "sms_chars": len(text), "one_sms": len(text) <= 160,
+                     "place_given": len(place_text(address, landmark)), "place_kept": len(text.split("\n")[3]),
+                     "info_bytes": len(info), "frame_bytes": len(frame),
+                     "airtime_s": round(ax25.airtime_seconds(len(info)), 3)})
+    ack = pack_ack(new_msgid())
+    return {"rows": rows, "texts": texts, "ack_info_bytes": len(ack), "ack_frame_bytes": ax25.HEADER_LEN + len(ack),
+            "ack_airtime_s": round(ax25.airtime_seconds(len(ack)), 3),
+            "max_sms_chars": max(r["sms_chars"] for r in rows), "max_frame_bytes": max(r["frame_bytes"] for r in rows),
+            "max_airtime_s": max(r["airtime_s"] for r in rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--show", type=int, default=3, help="also print the text of this incident type (0: none)")
+    args = ap.parse_args()
+    r = run()
     print(f"{'type':>4}  {'name':<15} {'SMS chars':>9} {'1 SMS':>5} {'place':>9} {'info B':>6} {'frame B':>7}"
           f" {'air s':>6}")
-    for code, name, chars, one, full_place, kept, info_len, frame_len, air in rows:
-        print(f"{code:>4}  {name:<15} {chars:>9} {one:>5} {kept:>4}/{full_place:<4} {info_len:>6} {frame_len:>7}"
-              f" {air:>6.2f}")
-    ack = pack_ack(new_msgid())
-    ack_air = ax25.airtime_seconds(len(ack))
-    worst = max(r[8] for r in rows)
+    for x in r["rows"]:
+        print(f"{x['type']:>4}  {x['name']:<15} {x['sms_chars']:>9} {'yes' if x['one_sms'] else 'NO':>5}"
+              f" {x['place_kept']:>4}/{x['place_given']:<4} {x['info_bytes']:>6} {x['frame_bytes']:>7}"
+              f" {x['airtime_s']:>6.2f}")
+    ack_air, worst = r["ack_airtime_s"], r["max_airtime_s"]
     print(f"\nplace = characters of 'address (landmark)' kept / given (abbreviated and cut to fit 160)."
-          f"\nack frame: {len(ack)} info bytes, {ax25.HEADER_LEN + len(ack)} frame bytes, {ack_air:.2f} s on air."
+          f"\nack frame: {r['ack_info_bytes']} info bytes, {r['ack_frame_bytes']} frame bytes, {ack_air:.2f} s on air."
           f"\ndispatch + ack, keyed time only: {worst + ack_air:.2f} s at worst; Dire Wolf adds 0.9-1.4 s of"
           f" clear-channel wait per transmission (shared radio notes).")
     if args.show:
-        print(f"\nincident type {args.show} as sent:\n{shown}")
+        print(f"\nincident type {args.show} as sent:\n{r['texts'][args.show]}")
 
 
 if __name__ == "__main__":

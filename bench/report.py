@@ -38,10 +38,10 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def database(args: argparse.Namespace) -> Iterator[str | None]:
-    if args.database_url:
-        yield args.database_url
-    elif args.postgres:
+def database(database_url: str | None, postgres: bool) -> Iterator[str | None]:
+    if database_url:
+        yield database_url
+    elif postgres:
         from tests.postgres import PostgresServer
 
         with PostgresServer() as server:
@@ -50,15 +50,9 @@ def database(args: argparse.Namespace) -> Iterator[str | None]:
         yield None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=112)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--database-url", default=None, help="an EMPTY PostgreSQL database for central")
-    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL cluster")
-    args = parser.parse_args()
-
+def run(calls: int = 100_000, seed: int = 112, repeat: int = 3, database_url: str | None = None,
+        postgres: bool = False) -> dict:
+    """Load the year into a fresh central and time each report; seconds (best and median of `repeat`)."""
     from central.reporting import build_report
     from central.reporting.csvfile import report_csv
     from central.reporting.pdf import report_pdf
@@ -69,30 +63,48 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="siaga-bench-report-"))
     try:
-        with database(args) as url:
+        with database(database_url, postgres) as url:
             result = init_node(folder / "central", "central", "central", "bengkalis", database_url=url)
-            backend = "PostgreSQL" if url else "SQLite (WAL, synchronous=FULL)"
-            summary = generate(seed=args.seed, calls=args.calls)
-            print(f"machine: {os.cpu_count()} cpu; database: {backend}")
-            print(f"data: {summary.calls:,} calls, {summary.incidents:,} cases, {summary.dispatches:,} dispatches, "
-                  f"{len(summary.poskos)} posko, year 2025 (WIB); generated and loaded in {summary.seconds:.1f} s")
+            summary = generate(seed=seed, calls=calls)
             month, year = month_period(2025, 7), year_period(2025)
             monthly = build_report(month)
             rows = [
-                ("monthly report (2025-07), regency", lambda: build_report(month)),
-                ("monthly report (2025-07), one posko", lambda: build_report(month, "posko-duri")),
-                ("yearly report (2025), regency", lambda: build_report(year)),
-                ("monthly PDF (fpdf2, with SVG charts)", lambda: report_pdf(monthly)),
-                ("monthly XLSX (openpyxl)", lambda: report_xlsx(monthly)),
-                ("monthly CSV", lambda: report_csv(monthly)),
+                ("monthly", "monthly report (2025-07), regency", lambda: build_report(month)),
+                ("monthly_posko", "monthly report (2025-07), one posko", lambda: build_report(month, "posko-duri")),
+                ("yearly", "yearly report (2025), regency", lambda: build_report(year)),
+                ("pdf", "monthly PDF (fpdf2, with SVG charts)", lambda: report_pdf(monthly)),
+                ("xlsx", "monthly XLSX (openpyxl)", lambda: report_xlsx(monthly)),
+                ("csv", "monthly CSV", lambda: report_csv(monthly)),
             ]
-            print(f"{'measure':<48}{'best s':>10}{'median s':>10}   ({args.repeat} runs)")
-            for name, fn in rows:
-                best, median = timed(fn, args.repeat)
-                print(f"{name:<48}{best:>10.3f}{median:>10.3f}")
+            times = {}
+            for key, name, fn in rows:
+                best, median = timed(fn, repeat)
+                times[key] = {"name": name, "best_s": round(best, 3), "median_s": round(median, 3)}
             result.db.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return {"database": "PostgreSQL" if url else "SQLite (WAL, synchronous=FULL)", "repeat": repeat,
+            "data": {"calls": summary.calls, "incidents": summary.incidents, "dispatches": summary.dispatches,
+                     "poskos": len(summary.poskos), "load_s": round(summary.seconds, 1)},
+            "times": times}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=112)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="an EMPTY PostgreSQL database for central")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL cluster")
+    args = parser.parse_args()
+    r = run(args.calls, args.seed, args.repeat, args.database_url, args.postgres)
+    d = r["data"]
+    print(f"machine: {os.cpu_count()} cpu; database: {r['database']}")
+    print(f"data: {d['calls']:,} calls, {d['incidents']:,} cases, {d['dispatches']:,} dispatches, "
+          f"{d['poskos']} posko, year 2025 (WIB); generated and loaded in {d['load_s']:.1f} s")
+    print(f"{'measure':<48}{'best s':>10}{'median s':>10}   ({r['repeat']} runs)")
+    for t in r["times"].values():
+        print(f"{t['name']:<48}{t['best_s']:>10.3f}{t['median_s']:>10.3f}")
 
 
 if __name__ == "__main__":

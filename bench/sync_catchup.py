@@ -26,7 +26,6 @@ import random
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -108,7 +107,7 @@ def catch_up(net, cases: int) -> dict:
         if held and first is None:
             first = time.perf_counter()
         if time.perf_counter() - t0 > 120:
-            sys.exit(f"central holds {held} of {queued} changes after 120 s\n{net.logs()}")
+            raise RuntimeError(f"central holds {held} of {queued} changes after 120 s\n{net.logs()}")
         time.sleep(0.05)
     done = time.perf_counter()
     first = first or done
@@ -134,7 +133,7 @@ def raw_mqtt(net, messages: int) -> dict:
         c.connect(net.broker.host, net.broker.port, keepalive=30, clean_start=True)
         c.loop_start()
         if not connected.wait(10):
-            sys.exit(f"{name} could not connect\n{net.broker.log()[-2000:]}")
+            raise RuntimeError(f"{name} could not connect\n{net.broker.log()[-2000:]}")
         return c
 
     def on_message(*_a) -> None:
@@ -164,7 +163,7 @@ def raw_mqtt(net, messages: int) -> dict:
         c.disconnect()
         c.loop_stop()
     if not ok:
-        sys.exit(f"only {received[0]} of {messages} messages arrived")
+        raise RuntimeError(f"only {received[0]} of {messages} messages arrived")
     return {"messages": messages, "s": elapsed, "bytes": sum(map(len, payloads))}
 
 
@@ -202,6 +201,30 @@ def wire_bytes(net, first_case: tuple[int, int]) -> dict:
             "mqtt": 1 + 3 + 2 + topic + 2 + 1}
 
 
+def run(cases: int = 300, messages: int = 5000) -> dict:
+    """(a), (b) and (c) on one local regency; raw figures (seconds, counts, bytes) and the derived rates."""
+    from sync.localnet import MOSQUITTO, LocalRegency
+
+    if not Path(MOSQUITTO).exists():
+        raise RuntimeError(f"{MOSQUITTO} is missing: install the Debian package 'mosquitto'")
+    folder = Path(tempfile.mkdtemp(prefix="siaga-sync-bench-"))
+    try:
+        with LocalRegency(folder, NODES) as net:
+            net.broker.start()
+            a = catch_up(net, cases)
+            net.stop_sync("posko-a")
+            net.stop_sync("central")
+            b = raw_mqtt(net, messages)
+            c = wire_bytes(net, a["first_case"])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    a.pop("first_case")
+    return {"catchup": {**a, "cases": cases, "changes_per_s": round(a["queued"] / a["total_s"], 1),
+                        "apply_changes_per_s": round(a["queued"] / a["apply_s"], 1)},
+            "raw_qos1": {**b, "msgs_per_s": round(b["messages"] / b["s"], 1)},
+            "wire": c}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
@@ -209,24 +232,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.cases < 1 or args.messages < 1:
         parser.error("--cases and --messages must be at least 1")
+    from sync.localnet import MOSQUITTO
 
-    from sync.localnet import MOSQUITTO, LocalRegency
-
-    if not Path(MOSQUITTO).exists():
-        sys.exit(f"{MOSQUITTO} is missing: install the Debian package 'mosquitto'")
+    r = run(args.cases, args.messages)
+    a, b, c = r["catchup"], r["raw_qos1"], r["wire"]
     version = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True).stdout.splitlines()[:1]
-    folder = Path(tempfile.mkdtemp(prefix="siaga-sync-bench-"))
-    try:
-        with LocalRegency(folder, NODES) as net:
-            net.broker.start()
-            a = catch_up(net, args.cases)
-            net.stop_sync("posko-a")
-            net.stop_sync("central")
-            b = raw_mqtt(net, args.messages)
-            c = wire_bytes(net, a["first_case"])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
     print(f"machine: {os.cpu_count()} cpu, {' '.join(version) or 'mosquitto'} on 127.0.0.1, TLS client "
           f"certificates, SQLite {sqlite3.sqlite_version} WAL + synchronous=FULL")
     rows = [
