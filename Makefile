@@ -10,11 +10,12 @@ PORT ?= 8112
 
 APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime gammu direwolf poppler-utils postgresql systemd
 
-.PHONY: demo test lint system-deps venv clean help screenshots bench
+.PHONY: demo test lint system-deps venv clean help screenshots bench fuzz
 
 help:
 	@echo "make demo   - start a demo regency: posko-a on http://127.0.0.1:$(PORT)/, central on port +2 (prints logins)"
 	@echo "make test   - lint and run the whole test suite (installs what it needs)"
+	@echo "make fuzz   - long fuzzing run: tests/fuzz with SIAGA112_FUZZ=long, then the atheris harnesses"
 
 system-deps:
 	@bash .ci/system-deps.sh $(APT_PACKAGES)
@@ -44,6 +45,13 @@ screenshots: $(STAMP)
 	SIAGA112_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
 
 bench: $(STAMP)
-	$(PY) bench/intake.py
-	$(PY) bench/sync_catchup.py
-	$(PY) bench/report.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+FUZZ_SECONDS ?= 120
+
+fuzz: $(STAMP)
+	SIAGA112_FUZZ=long $(PY) -m pytest -q tests/fuzz
+	@if $(PY) -m pip install --quiet atheris; then \
+	  $(PY) tests/fuzz/atheris_envelope.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 && \
+	  $(PY) tests/fuzz/atheris_at.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+	else echo "atheris did not install (it needs a wheel or clang/libFuzzer): harnesses skipped"; fi

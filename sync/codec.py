@@ -15,6 +15,7 @@ from typing import Any
 from sync.merge import Change
 
 MAX_INFLATED = 32 * 1024 * 1024  # a zip bomb stops here
+MAX_INT = 2**63 - 1  # change ids are SQLite INTEGERs: anything larger cannot be stored
 
 
 class BadPayload(ValueError):
@@ -32,12 +33,14 @@ def _unpack(data: bytes) -> dict:
         if inflater.unconsumed_tail:
             raise BadPayload("payload inflates beyond the limit")
         obj = json.loads(raw.decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except BadPayload:
+        raise
+    except (zlib.error, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, or an int over 4300 digits
         raise BadPayload(f"undecodable payload: {exc}") from exc
     if not isinstance(obj, dict):
         raise BadPayload("payload is not an object")
     upto = obj.get("upto")
-    if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
+    if not isinstance(upto, int) or isinstance(upto, bool) or not 0 <= upto <= MAX_INT:
         raise BadPayload("missing or bad 'upto'")
     return obj
 

@@ -25,6 +25,13 @@ _DISPATCH_RANK = {s.value: s.rank for s in DispatchStatus}
 OPS = ("insert", "update")
 
 
+def _column_value(value: Any) -> bool:
+    """What an SQLite column can hold (rows travel as json_group_object of their columns)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    return value is None or isinstance(value, bool | float | str)
+
+
 @dataclass(frozen=True)
 class Change:
     """One change of one row as it travels: who made it, when (HLC), which columns."""
@@ -52,7 +59,7 @@ class Change:
         origin, seq, hlc, tbl, pk, op, data = item
         if not (isinstance(origin, str) and 0 < len(origin) <= 64):
             raise ValueError("bad origin")
-        if not (isinstance(seq, int) and not isinstance(seq, bool) and seq > 0):
+        if not (isinstance(seq, int) and not isinstance(seq, bool) and 0 < seq < 2**63):  # an SQLite INTEGER
             raise ValueError("bad origin_seq")
         if not (isinstance(hlc, int) and not isinstance(hlc, bool) and 0 <= hlc < 2**63):
             raise ValueError("bad hlc")
@@ -62,6 +69,8 @@ class Change:
             raise ValueError("bad op")
         if not isinstance(data, dict) or not data or not all(isinstance(k, str) for k in data):
             raise ValueError("bad data")
+        if not all(_column_value(v) for v in data.values()):
+            raise ValueError("bad data: a column value must be null, true/false, a 64-bit integer, a number or text")
         return cls(origin, seq, hlc, tbl, pk, op, data)
 
     @classmethod

@@ -359,12 +359,15 @@ def parse(text: str | bytes, secrets: SecretSource) -> DispatchMessage:
     its case number) returning the secret or None.
     """
     msg, auth = _parse_unverified(text)
+    try:
+        canonical = _canonical(msg)
+    except UnicodeEncodeError:  # render() only writes ASCII, so no such text can carry a valid K: code
+        raise Malformed(f"dispatch #{msg.code}: characters outside ASCII") from None
     if callable(secrets):
         secret = secrets(msg)
         candidates = [secret] if secret else []
     else:
         candidates = list(secrets.values())
-    canonical = _canonical(msg)
     if not any(hmac.compare_digest(_mac(s, canonical, AUTH_LEN), auth) for s in candidates):
         raise BadAuth(f"dispatch #{msg.code}: auth code {auth} does not match")
     return msg

@@ -178,6 +178,11 @@ def _int(field: tuple[str, bool], what: str) -> int:
         raise AtParseError(f"{what} is not a number: {field[0]!r}") from None
 
 
+def _digits(text: str) -> bool:
+    """A short run of ASCII digits: "²".isdigit() is true but int() refuses it, as it does 4,300+ digits."""
+    return len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def parse_clip(line: str) -> tuple[str, int]:
     """+CLIP: "<number>",<type>,...: the number as given (type 145 without "+" gets one), type."""
     fields = _payload(line, "+CLIP")
@@ -247,7 +252,7 @@ def parse_final(line: str) -> Final | None:
     for code, table in ((FinalCode.CME_ERROR, CME_TEXT), (FinalCode.CMS_ERROR, CMS_TEXT)):
         if upper.startswith(code.value + ":"):
             detail = text[len(code.value) + 1 :].strip()
-            if detail.isdigit():
+            if _digits(detail):
                 return Final(code, int(detail), table.get(int(detail), ""))
             return Final(code, None, detail)
     return None
@@ -271,7 +276,7 @@ def _urc_args(name: str, line: str) -> tuple[str, tuple]:
     if name == "^RSSI":
         return name, (_int(fields[0], "rssi"),)
     if name == "^BOOT":
-        return name, tuple(int(v) if v.isdigit() else v for v, _ in fields)
+        return name, tuple(int(v) if _digits(v) else v for v, _ in fields)
     raise AtParseError(f"no parser for {name}")
 
 
@@ -362,6 +367,10 @@ class ResponseParser:
         return self._command is not None and self._name in PROMPT_COMMANDS and not self._prompted
 
     def _line(self, raw: bytes, events: list[Event]) -> None:
+        if len(raw) > self.MAX_LINE:  # a whole over-long line in one read: as Garbled as a long half line
+            self._abandon_two_line(events)
+            events.append(Garbled(raw, "line too long"))
+            return
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
