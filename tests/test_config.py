@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from edge.config import ConfigError, all_keys, env_name, load_config, render, validate
 from sync import pki as pki_lib
 from sync.localnet import free_port
+from tests.procs import wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = {"node": {"id": "posko-a", "role": "posko"}}
@@ -193,17 +193,6 @@ def test_a_bad_config_stops_the_daemon_with_its_messages(tmp_path):
         assert f"error: {config}: [web] port: expected an integer, found 'http'" in done.stderr
 
 
-def http_get(url: str, deadline: float) -> int:
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.status
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_gunicorn_listens_where_the_config_says(node, tmp_path):
     """The production web server (siaga112-web.service's ExecStart) with the config and an env override."""
     port = free_port()
@@ -213,7 +202,7 @@ def test_gunicorn_listens_where_the_config_says(node, tmp_path):
                             text=True, env={**os.environ, "SIAGA112_CONFIG": str(config),
                                             "SIAGA112_WEB_PORT": str(port), "SIAGA112_DATA_DIR": "/nonexistent"})
     try:
-        assert http_get(f"http://127.0.0.1:{port}/login", time.monotonic() + 30) == 200
+        assert wait_serving(f"http://127.0.0.1:{port}/login", proc, what="gunicorn") == 200
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
@@ -226,7 +215,7 @@ def test_serve_options_beat_the_config(node, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "serve", "--config", str(config), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert http_get(f"http://127.0.0.1:{port}/login", time.monotonic() + 30) == 200
+        assert wait_serving(f"http://127.0.0.1:{port}/login", proc, what="siaga112 serve") == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -17,8 +17,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from edge.models import Agency, Call, Dispatch, Event, Incident, RadioInbox
 from firmware_bridge.bridge import Bridge
 from tests.bridge.conftest import modem_emulator, wait_until  # noqa: F401 - modem_emulator is a fixture
 from tests.bridge.test_radio_link import Air
+from tests.procs import wait_serving
 
 NUMBER = "081298765432"  # the test caller's number; the modem reports it as +6281298765432
 NAME = "Siti Rahmawati"
@@ -222,15 +221,7 @@ def test_gunicorn_and_app_records_share_the_json_format(node, tmp_path):
                              "edge.wsgi:app"], env=env, cwd=Path(__file__).parent.parent,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.2)
+        assert wait_serving(f"http://127.0.0.1:{port}/login", proc, what="gunicorn") == 200
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)

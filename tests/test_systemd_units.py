@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,7 @@ from edge.config import render
 from edge.install import UNIT_SOURCE, render_unit
 from sync import pki as pki_lib
 from sync.localnet import free_port
+from tests.procs import wait_serving
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 VENV = Path(sys.prefix)
@@ -256,15 +256,7 @@ def test_web_app_runs_under_the_units_seccomp_filters(node, tmp_path):
                             env=sandboxed_env("siaga112-web.service", SIAGA112_CONFIG=str(config)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "gunicorn died under the rule"
-                time.sleep(0.2)
+        assert wait_serving(f"http://127.0.0.1:{port}/login", proc, what="gunicorn under the rule") == 200
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
