@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import Response, abort, flash, g, redirect, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from edge.enums import Role
@@ -48,6 +48,15 @@ def roles_required(*roles: Role) -> Callable:
         return wrapper
 
     return decorator
+
+
+def attachment(body: bytes | str, filename: str, mimetype: str) -> Response:
+    """A file to save, never cached (reports and exports hold case data). Text goes as UTF-8."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+        mimetype = mimetype if "charset" in mimetype else f"{mimetype}; charset=utf-8"
+    return Response(body, headers={"Content-Type": mimetype, "Cache-Control": "no-store",
+                                   "Content-Disposition": f"attachment; filename={filename}"})
 
 
 def form_data(form: MultiDict | None = None) -> dict[str, Any]:

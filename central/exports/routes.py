@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 
-from flask import Response, abort, render_template, request, send_file
+from flask import abort, render_template, request, send_file
 
 from central.exports import bp
 from central.exports.service import (
@@ -20,7 +20,7 @@ from central.exports.service import (
 from central.interchange import bundle, cap, eido
 from central.interchange.case_record import closed_case, record
 from edge.services.errors import NotFound, ValidationError
-from edge.web import current_user, field_errors, roles_required
+from edge.web import attachment, current_user, field_errors, roles_required
 
 PER_CASE = {"record": ("json", "application/json"), "cap": ("cap.xml", "application/xml"),
             "eido": ("eido.json", "application/json")}
@@ -34,11 +34,6 @@ def _page(period=None, errors: dict | None = None, status: int = 200):
         formats=list(bundle.FORMATS),
         forced=forced_pseudonyms(role),
     ), status
-
-
-def _download(data: bytes, filename: str, mimetype: str) -> Response:
-    return Response(data, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})
 
 
 @bp.get("/")
@@ -85,4 +80,4 @@ def case_file(case: str, kind: str):
         doc = eido.eido_document(rec) if kind == "eido" else rec
         data = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
     ext, mimetype = PER_CASE[kind]
-    return _download(data, f"{rec['case_no']}.{ext}", mimetype)
+    return attachment(data, f"{rec['case_no']}.{ext}", mimetype)

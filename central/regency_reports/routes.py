@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from central.regency_reports import bp
 from central.reporting import RegencyReport, build_report, parse_report_period
@@ -23,7 +23,7 @@ from edge.services.errors import ValidationError
 from edge.services.privacy import hide_top_callers
 from edge.services.validation import Checker
 from edge.timeutil import wib_today
-from edge.web import current_user, field_errors, roles_required
+from edge.web import attachment, current_user, field_errors, roles_required
 
 # The analyst reads aggregates too (with callers' numbers masked, as for central staff).
 REPORT_ROLES = (Role.CENTRAL, Role.SUPERVISOR, Role.ADMIN, Role.ANALYST)
@@ -56,11 +56,6 @@ def _filename(period: ReportPeriod, posko: str | None, ext: str) -> str:
     return f"laporan-112-{period.slug}-{posko or 'kabupaten'}.{ext}"
 
 
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})
-
-
 def _page(report=None, errors: dict | None = None, status: int = 200):
     today = wib_today()
     return render_template(
@@ -87,8 +82,7 @@ def _export(render, ext: str, mimetype: str):
     except ValidationError as exc:
         return _page(errors=field_errors(exc), status=422)
     body = render(_report(period, posko), current_lang())
-    return _download(body.encode("utf-8") if isinstance(body, str) else body, mimetype,
-                     _filename(period, posko, ext))
+    return attachment(body, _filename(period, posko, ext), mimetype)
 
 
 @bp.get("/laporan.pdf")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import render_template, request
 
 from edge.enums import Role
 from edge.reports import bp
@@ -8,7 +8,7 @@ from edge.services import reports as report_svc
 from edge.services.errors import ValidationError
 from edge.services.privacy import hide_top_callers
 from edge.timeutil import utcnow
-from edge.web import current_user, field_errors, roles_required
+from edge.web import attachment, current_user, field_errors, roles_required
 
 REPORT_ROLES = (Role.CALL_TAKER, Role.SUPERVISOR, Role.ADMIN, Role.CENTRAL, Role.ANALYST)
 
@@ -30,14 +30,6 @@ def _invalid(exc: ValidationError):
     return _page(errors=field_errors(exc), status=422)
 
 
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        text.encode("utf-8"), mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={filename}",
-                 "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store"},
-    )
-
-
 @bp.route("/reports/shift")
 @roles_required(*REPORT_ROLES)
 def shift():
@@ -56,7 +48,7 @@ def shift_csv():
     except ValidationError as exc:
         return _invalid(exc)
     summary = _summary(period)
-    return _csv(report_svc.summary_csv(period, summary), f"laporan-{period.slug}.csv")
+    return attachment(report_svc.summary_csv(period, summary), f"laporan-{period.slug}.csv", "text/csv")
 
 
 @bp.route("/reports/incidents.csv")
@@ -66,4 +58,4 @@ def incidents_csv():
         period = report_svc.parse_period(request.args)
     except ValidationError as exc:
         return _invalid(exc)
-    return _csv(report_svc.incidents_csv(period), f"kasus-{period.slug}.csv")
+    return attachment(report_svc.incidents_csv(period), f"kasus-{period.slug}.csv", "text/csv")
