@@ -391,6 +391,8 @@ def sync_status(data_dir: Path) -> None:
     _open(data_dir)
     st = node_status()
     click.echo(f"connected: {'yes' if st.connected else 'no'}")
+    if st.rejoining:
+        click.echo("rejoin: restored from a backup; waiting for central to take this node back")
     for peer in st.peers:
         click.echo(f"{peer.node}\tonline={'yes' if peer.online else 'no'}\tbacklog={peer.backlog}\t"
                    f"last_received={peer.last_received_at or '-'}\tlast_acked={peer.last_acked_at or '-'}")

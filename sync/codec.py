@@ -4,6 +4,9 @@ compressed JSON. Pure functions; every malformed input raises `BadPayload`.
     batch: {"upto": <sender's change id covered>,
             "c": [[origin, origin_seq, hlc, tbl, pk, op, {col: value}], ...]}
     ack:   {"upto": <the sender's change id we have applied through>, "n": <changes applied>}
+    rejoin:   {"upto": <central's change id the restored node holds through>,
+               "above": <its last own origin_seq in the backup>, "below": <its first fenced origin_seq>}
+    rejoined: {"upto": <central's checkpoint for the node after the rewind>, "n": <own changes going back>}
 """
 
 from __future__ import annotations
@@ -69,3 +72,32 @@ def encode_ack(upto: int, applied: int) -> bytes:
 
 def decode_ack(data: bytes) -> int:
     return _unpack(data)["upto"]
+
+
+def _count(obj: dict, key: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
+        raise BadPayload(f"missing or bad {key!r}")
+    return value
+
+
+def encode_rejoin(upto: int, above: int, below: int) -> bytes:
+    return _pack({"upto": upto, "above": above, "below": below})
+
+
+def decode_rejoin(data: bytes) -> tuple[int, int, int]:
+    """(upto, above, below) of a restored node's REJOIN request."""
+    obj = _unpack(data)
+    above, below = _count(obj, "above"), _count(obj, "below")
+    if above >= below:
+        raise BadPayload("'above' must be below 'below'")
+    return obj["upto"], above, below
+
+
+def encode_rejoined(upto: int, returned: int) -> bytes:
+    return _pack({"upto": upto, "n": returned})
+
+
+def decode_rejoined(data: bytes) -> tuple[int, int]:
+    obj = _unpack(data)
+    return obj["upto"], _count(obj, "n")

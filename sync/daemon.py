@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 
 from edge.db import open_database
 from edge.timeutil import utcnow
-from sync import codec
+from sync import codec, rejoin
 from sync.apply import apply_batch
 from sync.envelope import (
     EnvelopeError,
@@ -109,6 +109,7 @@ class SyncDaemon:
         self._client: mqtt.Client | None = None
         self._directory_mtime = 0.0
         self.last_loop = time.monotonic()  # the send loop's heartbeat, for the systemd watchdog
+        self._rejoin_sent = float("-inf")  # when a restored node last asked central to take it back
 
     # --- configuration -------------------------------------------------------------------
 
@@ -256,6 +257,8 @@ class SyncDaemon:
                 self._receive_batch(opened)
             elif opened.kind == Kind.ACK:
                 self._receive_ack(opened)
+            elif opened.kind in (Kind.REJOIN, Kind.REJOINED):
+                self._receive_rejoin(opened)
 
     def _receive_batch(self, opened) -> None:
         peer = self._peer_row(opened.sender)
@@ -293,10 +296,43 @@ class SyncDaemon:
             return
         SyncPeer.update(recv_seq=opened.seq, acked_change_id=max(peer.acked_change_id, upto),
                         last_acked_at=utcnow()).where(SyncPeer.node == opened.sender).execute()
+        if self.role == "central":
+            rejoin.returned_through(opened.sender, max(peer.acked_change_id, upto))
         with self._lock:
             flight = self._inflight.get(opened.sender)
             if flight is not None and upto >= flight.upto:
                 del self._inflight[opened.sender]
+        self._wake.set()
+
+    def _receive_rejoin(self, opened) -> None:
+        """A restored node asks central to rewind and give back its lost changes (REJOIN), or
+        central says it has (REJOINED). Sequenced like every envelope, so a replay is refused."""
+        peer = self._peer_row(opened.sender)
+        if opened.seq <= peer.recv_seq:
+            log.warning("replayed %s %d from %s ignored", opened.kind.name, opened.seq, opened.sender)
+            return
+        try:
+            if opened.kind == Kind.REJOIN:
+                request = codec.decode_rejoin(opened.payload)
+            else:
+                _upto, returned = codec.decode_rejoined(opened.payload)
+        except codec.BadPayload as exc:
+            log.warning("rejected %s from %s: %s", opened.kind.name, opened.sender, exc)
+            return
+        SyncPeer.update(recv_seq=opened.seq).where(SyncPeer.node == opened.sender).execute()
+        if opened.kind == Kind.REJOINED:
+            if opened.sender == self.central and rejoin.pending() is not None:
+                rejoin.finished(returned)
+            return
+        if self.role != "central":
+            log.warning("REJOIN from %s ignored: only central takes a restored node back", opened.sender)
+            return
+        upto, above, below = request
+        with self._lock:
+            self._inflight.pop(opened.sender, None)  # what was in flight is resent from the rewound checkpoint
+        returned = rejoin.accept(opened.sender, above, below, upto)
+        self._publish(opened.sender, Kind.REJOINED,
+                      codec.encode_rejoined(self._peer_row(opened.sender).acked_change_id, returned))
         self._wake.set()
 
     # --- sending (own thread) ------------------------------------------------------------
@@ -311,6 +347,7 @@ class SyncDaemon:
                 with self.db.connection_context():
                     self._reload_directory()
                     if self.connected.is_set():
+                        self._maybe_rejoin()
                         for peer in list(self.peers.values()):
                             self._maybe_send(peer)
                     now = time.monotonic()
@@ -320,6 +357,21 @@ class SyncDaemon:
             except Exception:  # noqa: BLE001 - keep syncing; the next round retries
                 log.exception("send loop error")
                 time.sleep(1)
+
+    def _maybe_rejoin(self) -> None:
+        """A restored node asks central to take it back, every RETRY_SECONDS until it answers."""
+        request = rejoin.pending() if self.role != "central" else None
+        if request is None or self.central not in self.peers:
+            return
+        now = time.monotonic()
+        if now - self._rejoin_sent < RETRY_SECONDS:
+            return
+        self._rejoin_sent = now
+        upto = self._peer_row(self.central).recv_upto
+        self._publish(self.central, Kind.REJOIN, codec.encode_rejoin(upto, request["own_above"],
+                                                                      request["own_below"]))
+        log.info("restored node: asked central to rejoin (its stream from %d, own changes above %d)", upto,
+                 request["own_above"])
 
     def _maybe_send(self, peer: Peer) -> None:
         with self._lock:
@@ -346,8 +398,10 @@ class SyncDaemon:
         lookup = Lookup()
         batch, seen = [], set()
         upto = after
+        giving_back = rejoin.returning(peer.node) if self.role == "central" else None
         for change_id, change, via in read_changes(after, SCAN_LIMIT):
-            if routes_to(change, via, self.me, peer, lookup):
+            if routes_to(change, via, self.me, peer, lookup) or (
+                    giving_back is not None and change.origin == peer.node and giving_back.covers(change.origin_seq)):
                 for _bid, earlier in backfill(change, peer, self.me):
                     if earlier.uid not in seen:
                         seen.add(earlier.uid)

@@ -16,7 +16,7 @@ Wire format (all integers big-endian unsigned):
     offset  size  field
     0       2     magic b"S1"
     2       1     version = 1
-    3       1     kind (1 CHANGES, 2 ACK, 3 HELLO)
+    3       1     kind (1 CHANGES, 2 ACK, 3 HELLO, 4 REJOIN, 5 REJOINED)
     4       1     S = sender id length (1..64)
     5       S     sender id, ASCII [a-z0-9-]
     5+S     1     R = recipient id length (1..64)
@@ -109,11 +109,14 @@ class Replayed(EnvelopeError):
 
 
 class Kind(IntEnum):
-    """What the payload is: a batch of changes, an acknowledgement, or a hello."""
+    """What the payload is: a batch of changes, an acknowledgement, a hello, or a restored
+    node's rejoin request and central's answer (sync/rejoin.py)."""
 
     CHANGES = 1
     ACK = 2
     HELLO = 3
+    REJOIN = 4
+    REJOINED = 5
 
 
 def _raw(key: Ed25519PublicKey | X25519PublicKey) -> bytes:

@@ -33,6 +33,7 @@ class NodeStatus:
     connected: bool
     peers: list[PeerStatus] = field(default_factory=list)
     progress: dict = field(default_factory=dict)
+    rejoining: bool = False  # restored from a backup, central has not taken it back yet (sync/rejoin.py)
 
     @property
     def backlog(self) -> int:
@@ -63,6 +64,8 @@ def device_status(device: str = "modem") -> dict | None:
 
 
 def node_status() -> NodeStatus:
+    from sync.rejoin import pending
+
     values = {row.key: row.value for row in SyncStatus.select()}
     last_id = SyncChange.select(SyncChange.id).order_by(SyncChange.id.desc()).scalar() or 0
     peers = [
@@ -75,4 +78,5 @@ def node_status() -> NodeStatus:
         connected=values.get("connected") == "1",
         peers=peers,
         progress=json.loads(values.get("progress", "{}")),
+        rejoining=pending() is not None,
     )

@@ -33,6 +33,10 @@ def set_setting(key: str, value: str) -> None:
         conflict_target=[NodeSetting.key], preserve=[NodeSetting.value]).execute()
 
 
+def delete_setting(key: str) -> None:
+    NodeSetting.delete().where(NodeSetting.key == key).execute()
+
+
 def node_id() -> str:
     value = setting("node_id")
     if not value:

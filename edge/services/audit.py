@@ -45,16 +45,18 @@ def event_hash(event: Event) -> str:
 
 
 def append_event(
-    incident: Incident | None, actor: str, kind: str, detail: dict | None = None, at: datetime | None = None
+    incident: Incident | None, actor: str, kind: str, detail: dict | None = None, at: datetime | None = None,
+    seq: int | None = None,
 ) -> Event:
-    """Append one event to this node's chain. Call inside the write transaction of the change."""
+    """Append one event to this node's chain. Call inside the write transaction of the change.
+    `seq` is given only by a restore's fence (sync/rejoin.py); otherwise the next number."""
     node = node_id()
     at = at or utcnow()
     last = Event.select(Event.seq, Event.hash).where(Event.node == node).order_by(Event.seq.desc()).first()
     event = Event(
         node=node,
         incident=incident,
-        seq=(last.seq + 1) if last else 1,
+        seq=seq or ((last.seq + 1) if last else 1),
         at=at,
         actor=actor,
         kind=kind,
@@ -75,6 +77,21 @@ class ChainProblem:
     reason: str
 
 
+RESTORED = "node.restored"
+
+
+def _restore_anchor(node: str, event: Event) -> tuple[bool, str]:
+    """(whether it is here, its hash) of the event a `node.restored` event chains to: the last one
+    the restored backup held, named by its `after_seq` (0: the chain's start)."""
+    after = json.loads(event.detail or "{}").get("after_seq")
+    if not isinstance(after, int) or after < 0 or after >= event.seq:
+        return False, ""
+    if after == 0:
+        return True, GENESIS
+    anchor = Event.select(Event.hash).where((Event.node == node) & (Event.seq == after)).first()
+    return (True, anchor.hash) if anchor else (False, "")
+
+
 def verify() -> tuple[int, list[ChainProblem]]:
     """Check every node's chain; returns (events checked, problems found).
 
@@ -92,6 +109,9 @@ def verify() -> tuple[int, list[ChainProblem]]:
         for event in Event.select().where(Event.node == node).order_by(Event.seq):
             checked += 1
             consecutive = event.seq == expected_seq
+            if not consecutive and event.kind == RESTORED:
+                # A restore's fence (sync/rejoin.py): the chain goes on from the backup's last event.
+                consecutive, prev_hash = _restore_anchor(node, event)
             if not consecutive and node == own:
                 problems.append(ChainProblem(node, event.seq, event.id, f"gap: expected seq {expected_seq}"))
             if consecutive and event.prev_hash != prev_hash:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.db import DB_FILENAME, database_path, url_path
+from sync.rejoin import Fence
 
 FORMAT = "siaga112-backup/1"
 MANIFEST = "MANIFEST.json"
@@ -51,13 +52,11 @@ SIDECARS = ("-wal", "-shm", "-journal")
 SHM_DMS_OFFSET = 128
 
 
-# A restored node's sync counters (its changes' origin_seq, its envelopes' seq) go back to the
-# backup's; changes and envelopes it made after the backup already used the numbers after that,
-# so peers would take its next changes for duplicates and replays. Until sync can re-join a
-# restored node, an enrolled node must not just be restarted after a restore.
-ENROLLED_WARNING = (
-    "this node is enrolled in sync: before starting siaga112-sync, read 'Restoring an enrolled node' in "
-    "docs/operations.md (its changes since the backup may be taken for duplicates by central)")
+# A restored posko or station is fenced and rejoins central by itself (sync/rejoin.py). Central
+# has no central to rejoin: what nodes sent it after the backup is not resent.
+CENTRAL_WARNING = (
+    "this is central: what the nodes sent after the backup is not in it and they will not resend it; "
+    "read 'Restoring an enrolled node' in docs/operations.md")
 
 
 class BackupError(Exception):
@@ -92,7 +91,9 @@ class RestoreResult:
     database: Path
     replaced: Path | None  # where the replaced database and files were kept, if anything was replaced
     files: list[str]
-    enrolled: bool = False  # the node syncs: see ENROLLED_WARNING
+    enrolled: bool = False  # the node syncs with central (sync/sync.json)
+    fence: Fence | None = None  # a posko or station: its sequences were fenced and it will rejoin
+    central: bool = False  # central itself: see CENTRAL_WARNING
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -467,6 +468,27 @@ def restore_backup(backup: Path, data_dir: Path, force: bool = False, now: datet
         restored.append(target_rel)
     if moved_any:
         _fsync_dir(aside)
+    result = RestoreResult(info.node_id, db_path, aside if moved_any else None, restored,
+                           (data_dir / "sync" / "sync.json").exists())
+    if result.enrolled:
+        _prepare_rejoin(data_dir, info, result, now)
     _give_to_owner(data_dir, [db_path, *(data_dir / rel for rel in restored)])
-    return RestoreResult(info.node_id, db_path, aside if moved_any else None, restored,
-                         (data_dir / "sync" / "sync.json").exists())
+    return result
+
+
+def _prepare_rejoin(data_dir: Path, info: BackupInfo, result: RestoreResult, now: datetime | None) -> None:
+    """An enrolled posko or station: fence its sequences past the backup's, so it can work at
+    once and rejoin central when its sync daemon starts (sync/rejoin.py)."""
+    from edge.db import open_database
+    from edge.services import setting
+    from sync.rejoin import fence_restored
+
+    db = open_database(data_dir)
+    try:
+        with db.connection_context():
+            if setting("node_role") == "central":
+                result.central = True
+                return
+            result.fence = fence_restored(info.created_at, now.replace(tzinfo=None) if now else None)
+    finally:
+        db.close()

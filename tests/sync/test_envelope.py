@@ -312,7 +312,7 @@ def test_bad_node_ids_are_malformed_even_when_signed(bad_id: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("magic", b"S2"), ("version", b"\x02"), ("kind", b"\x00"), ("kind", b"\x04"), ("ct_len", bytes(4))],
+    [("magic", b"S2"), ("version", b"\x02"), ("kind", b"\x00"), ("kind", b"\x06"), ("ct_len", bytes(4))],
 )
 def test_bad_fixed_fields_are_malformed(field: str, value: bytes) -> None:
     with pytest.raises(Malformed):

@@ -1,0 +1,121 @@
+"""A posko restored from a backup rejoins central: it works at once, its new work is not taken
+for duplicates, and it gets back what central holds of the work the backup missed (sync/rejoin.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge.models import Counter, Dispatch, Event, Incident
+from edge.services import audit
+from edge.services.backup import create_backup, restore_backup
+from edge.services.dispatches import update_status
+from edge.services.users import get_user
+from sync import codec, rejoin
+from sync.models import SyncChange, SyncPeer
+from tests.sync.test_replication import cluster, count, record_fire  # noqa: F401 - the fixture
+
+
+def own_events(node, name: str) -> list[tuple[int, str]]:
+    with node.use():
+        return list(Event.select(Event.seq, Event.hash).where(Event.node == name).order_by(Event.seq).tuples())
+
+
+def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path):  # noqa: F811
+    posko, central, damkar = cluster["posko-a"], cluster["central"], cluster["damkar-1"]
+    cluster.start()
+    first = record_fire(posko, "Senggoro")
+    cluster.wait_for(lambda: count(damkar, Dispatch) == 1, what="first dispatch at Damkar")
+    posko.stop()
+    backup = create_backup(posko.data_dir, tmp_path / "backups")
+    posko.start()
+
+    # After the backup: a second case, and Damkar's answer to the first. Both reach central.
+    lost = record_fire(posko, "Pematang")
+    with damkar.use():
+        update_status(get_user("dk-1"), Dispatch.get(Dispatch.incident == first).id, {"status": "acknowledged"})
+    cluster.wait_for(lambda: count(central, Incident, Incident.id == lost) == 1, what="second case at central")
+    cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1, what="answer at posko")
+    with central.use():
+        lost_case_no = Incident.get_by_id(lost).case_no
+    events_before = own_events(central, "posko-a")
+
+    # The disk dies; the posko is restored from the backup, which has neither.
+    posko.stop()
+    result = restore_backup(backup.path, posko.data_dir, force=True)
+    assert result.fence is not None and result.fence.own_above > 0
+    assert count(posko, Incident, Incident.id == lost) == 0
+    with posko.use():
+        assert rejoin.pending() is not None
+        assert Event.get(Event.kind == audit.RESTORED).seq == result.fence.event_seq
+
+    # It takes a call at once, before it reaches central: new numbers, not the lost ones.
+    fresh = record_fire(posko, "Kelapapati")
+    with posko.use():
+        fresh_case = Incident.get_by_id(fresh)
+        assert fresh_case.case_no != lost_case_no
+        assert SyncChange.select().where(SyncChange.pk == fresh).get().origin_seq >= result.fence.own_below
+        assert Event.select().where(Event.incident == fresh).order_by(Event.seq).first().seq > result.fence.event_seq
+
+    posko.start()
+    cluster.wait_for(lambda: count(central, Incident, Incident.id == fresh) == 1, what="the new case at central")
+    cluster.wait_for(lambda: count(posko, Incident, Incident.id == lost) == 1, what="the lost case back at posko")
+    cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1,
+                     what="Damkar's answer back at posko")
+    cluster.wait_for(lambda: count(damkar, Dispatch, Dispatch.incident == fresh) == 1, what="new dispatch at Damkar")
+    cluster.wait_for(lambda: own_events(posko, "posko-a") == own_events(central, "posko-a"),
+                     what="posko-a's chain equal on both")
+    def given_back() -> bool:
+        with central.use():
+            return rejoin.returning("posko-a") is None  # every returned change acknowledged
+
+    cluster.wait_for(given_back, what="central done returning posko-a's changes")
+    with posko.use():
+        assert rejoin.pending() is None
+        assert Incident.get_by_id(lost).case_no == lost_case_no
+        assert Dispatch.select().where(Dispatch.incident == lost).count() == 2
+        checked, problems = audit.verify()
+        assert problems == [] and checked > len(events_before)
+    with central.use():
+        checked, problems = audit.verify()
+        assert problems == [], problems
+        rejoined = Event.get(Event.kind == "node.rejoined")
+        assert json.loads(rejoined.detail)["node"] == "posko-a" and json.loads(rejoined.detail)["returned"] > 0
+        assert Incident.select().where(Incident.node == "posko-a").count() == 3
+    assert set(events_before) <= set(own_events(posko, "posko-a"))  # nothing of the old chain rewritten
+    assert "REJOIN" not in posko.log().split("rejoined:")[-1]  # asked until answered, then stopped
+    assert cluster["central"].alive() and posko.alive() and damkar.alive()
+
+
+def test_a_restore_fence_keeps_the_chain_verifiable_and_a_forged_one_is_caught(node):
+    from edge.db import open_database
+
+    db = open_database(node.data_dir)
+    with db.connection_context():
+        for i in range(3):
+            with db.atomic():
+                audit.append_event(None, "op", "test.step", {"i": i})
+        fence = rejoin.fence_restored(Event.get(Event.seq == 1).at)
+        with db.atomic():
+            audit.append_event(None, "op", "test.after", {})
+        assert audit.verify()[1] == []
+        assert Counter.select().count() == 0 or fence.cases_skipped >= rejoin.CASES_FENCE_PER_DAY
+        assert SyncPeer.select().count() == 0
+        # A gap that names a different anchor is a break in the chain.
+        with db.atomic():
+            audit.append_event(None, "system", audit.RESTORED, {"after_seq": 2}, seq=fence.event_seq + 10)
+        problems = audit.verify()[1]
+        assert [p.reason for p in problems] == ["prev_hash does not match"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"upto": 1, "above": 5, "below": 5},
+    {"upto": 1, "above": -1, "below": 5},
+    {"upto": 1, "above": "3", "below": 5},
+    {"upto": 1, "below": 5},
+])
+def test_bad_rejoin_requests_are_refused(payload):
+    with pytest.raises(codec.BadPayload):
+        codec.decode_rejoin(codec._pack(payload))
+    assert codec.decode_rejoin(codec.encode_rejoin(7, 3, 9)) == (7, 3, 9)
