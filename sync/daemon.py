@@ -26,7 +26,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.db import open_database
+from edge.db import database_path, open_database
+from edge.dialect import is_postgres
 from edge.timeutil import utcnow
 from sync import codec, rejoin
 from sync.apply import apply_batch
@@ -47,6 +48,7 @@ from sync.outbox import read_changes
 from sync.pki import load_directory, load_node_keys
 from sync.routing import Lookup, Peer, backfill, routes_to
 from sync.status import write_status
+from sync.watch import CommitWatcher
 
 log = logging.getLogger("siaga112.sync")
 
@@ -56,6 +58,7 @@ SCAN_LIMIT = 5000  # log rows looked at per batch when most are not for this pee
 RETRY_SECONDS = 15.0  # resend an unacknowledged batch after this long
 SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps our subscriptions and queue for a week
 PROGRESS_EVERY = 5.0
+POLL_SECONDS = 0.5  # the send loop looks anyway this often (a local commit wakes it at once: sync/watch.py)
 
 
 class SyncConfigError(Exception):
@@ -106,6 +109,7 @@ class SyncDaemon:
         self.connected = threading.Event()
         self.progress = Progress()
         self._thread: threading.Thread | None = None
+        self._watcher: CommitWatcher | None = None
         self._client: mqtt.Client | None = None
         self._directory_mtime = 0.0
         self.last_loop = time.monotonic()  # the send loop's heartbeat, for the systemd watchdog
@@ -167,12 +171,17 @@ class SyncDaemon:
         client.loop_start()
         self._thread = threading.Thread(target=self._send_loop, name="sync-send", daemon=True)
         self._thread.start()
+        if not is_postgres(self.db):  # a commit by the web app or the bridge wakes the send loop at once
+            self._watcher = CommitWatcher(database_path(self.data_dir), self._wake.set)
+            self._watcher.start()
         log.info("sync %s (%s) started; broker %s:%s", self.node_id, self.role, self.broker["host"],
                  self.broker["port"])
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         if self._client is not None:
             if self.connected.is_set():
                 info = self._client.publish(state_topic(self.node_id), "offline", qos=1, retain=True)
@@ -340,7 +349,7 @@ class SyncDaemon:
     def _send_loop(self) -> None:
         last_progress = time.monotonic()
         while not self._stop.is_set():
-            self._wake.wait(timeout=0.5)
+            self._wake.wait(timeout=POLL_SECONDS)
             self._wake.clear()
             self.last_loop = time.monotonic()
             try:
