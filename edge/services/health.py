@@ -104,8 +104,8 @@ def check_disk(data_dir: Path, limits: DiskLimits) -> Check:
 def _age_seconds(when) -> float | None:
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    if when.tzinfo is not None:  # stored times are naive UTC (edge/timeutil.py); compare like with like
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return max(0.0, (utcnow() - when).total_seconds())
 
 
@@ -116,7 +116,10 @@ def check_sync() -> Check:
     st = node_status()
     age = _age_seconds(st.last_contact)
     data = {"enabled": st.enabled, "connected": st.connected, "backlog": st.backlog,
-            "last_contact_age_seconds": None if age is None else round(age)}
+            "last_contact_age_seconds": None if age is None else round(age), "rejoining": st.rejoining}
+    if st.rejoining:  # restored from a backup: works, but central has not given back its lost work yet
+        return Check("sync", Level.DEGRADED, "restored from a backup; waiting for central to take this node "
+                     "back (siaga112 sync status)", data)
     if not st.enabled:
         return Check("sync", Level.OK, "sync daemon has not run here (standalone node)", data)
     if not st.connected:

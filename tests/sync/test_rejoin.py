@@ -11,6 +11,7 @@ from edge.models import Counter, Dispatch, Event, Incident
 from edge.services import audit
 from edge.services.backup import create_backup, restore_backup
 from edge.services.dispatches import update_status
+from edge.services.health import Level, check_sync
 from edge.services.users import get_user
 from sync import codec, rejoin
 from sync.models import SyncChange, SyncPeer
@@ -48,6 +49,7 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
     assert count(posko, Incident, Incident.id == lost) == 0
     with posko.use():
         assert rejoin.pending() is not None
+        assert check_sync().level == Level.DEGRADED and "restored from a backup" in check_sync().detail
         assert Event.get(Event.kind == audit.RESTORED).seq == result.fence.event_seq
 
     # It takes a call at once, before it reaches central: new numbers, not the lost ones.
@@ -73,6 +75,7 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
     cluster.wait_for(given_back, what="central done returning posko-a's changes")
     with posko.use():
         assert rejoin.pending() is None
+        assert check_sync().level == Level.OK
         assert Incident.get_by_id(lost).case_no == lost_case_no
         assert Dispatch.select().where(Dispatch.incident == lost).count() == 2
         checked, problems = audit.verify()
