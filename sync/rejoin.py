@@ -8,7 +8,8 @@ origin_seq), park its next events forever (same node and seq), refuse its envelo
 replays and collide on case numbers. So a restore does two things:
 
 1. **Fence** (`fence_restored`, run by `siaga112 restore` before any daemon starts): every
-   sequence jumps past anything the node can have used since the backup, and the first event
+   sequence (origin_seq, the change log's ids, audit seq, envelope seq, case numbers) jumps
+   past anything the node can have used since the backup, and the first event
    after the jump is `node.restored`, chained to the last event the backup holds. The fork is
    written on the chain, not hidden: `edge.services.audit.verify` accepts the gap in front of
    a `node.restored` event whose `prev_hash` is the hash of the event it names. The node can
@@ -83,9 +84,12 @@ def fence_restored(backup_created_at: datetime, now: datetime | None = None) -> 
         last = Event.select(Event.seq, Event.hash).where(Event.node == me).order_by(Event.seq.desc()).first()
         last_seq = last.seq if last else 0
         own_below = own_above + SEQ_FENCE
-        # Lift origin_seq: the capture trigger numbers the next change MAX(origin_seq) + 1.
-        marker = SyncChange.create(origin=me, origin_seq=own_below - 1, hlc=0, tbl=FENCE_TABLE, pk="", op="fence",
-                                   data="{}", via="")
+        # Lift origin_seq (the capture trigger numbers the next change MAX(origin_seq) + 1) and the
+        # log's own ids (the next is MAX(id) + 1): peers' checkpoints count those, and a peer that
+        # acknowledged ids up to some number after the backup would skip new changes below it.
+        last_id = SyncChange.select(SyncChange.id).order_by(SyncChange.id.desc()).scalar() or 0
+        marker = SyncChange.create(id=last_id + SEQ_FENCE, origin=me, origin_seq=own_below - 1, hlc=0,
+                                   tbl=FENCE_TABLE, pk="", op="fence", data="{}", via="")
         event = append_event(None, "system", RESTORED, {
             "after_seq": last_seq, "backup_created_at": backup_created_at.isoformat(),
             "own_changes_above": own_above, "cases_skipped": cases_skipped}, seq=last_seq + SEQ_FENCE)

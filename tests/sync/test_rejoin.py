@@ -44,6 +44,8 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
 
     # The disk dies; the posko is restored from the backup, which has neither.
     posko.stop()
+    with posko.use():
+        used_ids = SyncChange.select(SyncChange.id).order_by(SyncChange.id.desc()).scalar()
     result = restore_backup(backup.path, posko.data_dir, force=True)
     assert result.fence is not None and result.fence.own_above > 0
     assert count(posko, Incident, Incident.id == lost) == 0
@@ -52,16 +54,22 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
         assert check_sync().level == Level.DEGRADED and "restored from a backup" in check_sync().detail
         assert Event.get(Event.kind == audit.RESTORED).seq == result.fence.event_seq
 
-    # It takes a call at once, before it reaches central: new numbers, not the lost ones.
+    # It takes calls at once, before it reaches central: new numbers, not the lost ones. More
+    # than one batch of them, so central's view of the node's change ids must start over too.
+    more = [record_fire(posko, f"Desa {i}") for i in range(45)]
     fresh = record_fire(posko, "Kelapapati")
     with posko.use():
         fresh_case = Incident.get_by_id(fresh)
         assert fresh_case.case_no != lost_case_no
         assert SyncChange.select().where(SyncChange.pk == fresh).get().origin_seq >= result.fence.own_below
+        # central's checkpoints count this log's ids: none of the new ones may fall below what it saw
+        assert SyncChange.select(SyncChange.id).where(SyncChange.pk.in_(more)).order_by(SyncChange.id).scalar() \
+            > used_ids
         assert Event.select().where(Event.incident == fresh).order_by(Event.seq).first().seq > result.fence.event_seq
 
     posko.start()
     cluster.wait_for(lambda: count(central, Incident, Incident.id == fresh) == 1, what="the new case at central")
+    cluster.wait_for(lambda: count(central, Incident, Incident.id.in_(more)) == len(more), what="all new cases")
     cluster.wait_for(lambda: count(posko, Incident, Incident.id == lost) == 1, what="the lost case back at posko")
     cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1,
                      what="Damkar's answer back at posko")
@@ -85,7 +93,7 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
         assert problems == [], problems
         rejoined = Event.get(Event.kind == "node.rejoined")
         assert json.loads(rejoined.detail)["node"] == "posko-a" and json.loads(rejoined.detail)["returned"] > 0
-        assert Incident.select().where(Incident.node == "posko-a").count() == 3
+        assert Incident.select().where(Incident.node == "posko-a").count() == 3 + len(more)
     assert set(events_before) <= set(own_events(posko, "posko-a"))  # nothing of the old chain rewritten
     assert "REJOIN" not in posko.log().split("rejoined:")[-1]  # asked until answered, then stopped
     assert cluster["central"].alive() and posko.alive() and damkar.alive()
