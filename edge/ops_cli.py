@@ -133,12 +133,8 @@ def restore(backup_path: Path, data_dir: Path, force: bool, config_path: Path | 
         click.echo(f"What was replaced is kept in {result.replaced}")
     if result.fence:
         click.echo(f"Sync: sequences fenced (events from {result.fence.event_seq}, "
-                   f"{result.fence.cases_skipped} case numbers skipped); this node rejoins central when "
-                   "siaga112-sync starts and gets back what central holds of its work since the backup")
-    if result.central:
-        from edge.services.backup import CENTRAL_WARNING
-
-        click.echo(f"warning: {CENTRAL_WARNING}", err=True)
+                   f"{result.fence.cases_skipped} case numbers skipped); this node rejoins its peers when "
+                   "siaga112-sync starts and gets back what they hold of its work since the backup")
     click.echo("Start the services again (systemctl start siaga112-web siaga112-sync siaga112-bridge)")
 
 

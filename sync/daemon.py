@@ -305,8 +305,7 @@ class SyncDaemon:
             return
         SyncPeer.update(recv_seq=opened.seq, acked_change_id=max(peer.acked_change_id, upto),
                         last_acked_at=utcnow()).where(SyncPeer.node == opened.sender).execute()
-        if self.role == "central":
-            rejoin.returned_through(opened.sender, max(peer.acked_change_id, upto))
+        rejoin.returned_through(opened.sender, max(peer.acked_change_id, upto))
         with self._lock:
             flight = self._inflight.get(opened.sender)
             if flight is not None and upto >= flight.upto:
@@ -330,11 +329,7 @@ class SyncDaemon:
             return
         SyncPeer.update(recv_seq=opened.seq).where(SyncPeer.node == opened.sender).execute()
         if opened.kind == Kind.REJOINED:
-            if opened.sender == self.central and rejoin.pending() is not None:
-                rejoin.finished(returned)
-            return
-        if self.role != "central":
-            log.warning("REJOIN from %s ignored: only central takes a restored node back", opened.sender)
+            rejoin.finished(opened.sender, returned, list(self.peers))
             return
         upto, above, below = request
         with self._lock:
@@ -368,19 +363,20 @@ class SyncDaemon:
                 time.sleep(1)
 
     def _maybe_rejoin(self) -> None:
-        """A restored node asks central to take it back, every RETRY_SECONDS until it answers."""
-        request = rejoin.pending() if self.role != "central" else None
-        if request is None or self.central not in self.peers:
-            return
+        """A restored node asks each peer to take it back, every RETRY_SECONDS until it answers."""
         now = time.monotonic()
         if now - self._rejoin_sent < RETRY_SECONDS:
             return
+        waiting = rejoin.waiting_for(sorted(self.peers))
+        if not waiting:
+            return
         self._rejoin_sent = now
-        upto = self._peer_row(self.central).recv_upto
-        self._publish(self.central, Kind.REJOIN, codec.encode_rejoin(upto, request["own_above"],
-                                                                      request["own_below"]))
-        log.info("restored node: asked central to rejoin (its stream from %d, own changes above %d)", upto,
-                 request["own_above"])
+        request = rejoin.pending()
+        for peer in waiting:
+            upto = self._peer_row(peer).recv_upto
+            self._publish(peer, Kind.REJOIN, codec.encode_rejoin(upto, request["own_above"], request["own_below"]))
+            log.info("restored node: asked %s to rejoin (its stream from %d, own changes above %d)", peer, upto,
+                     request["own_above"])
 
     def _maybe_send(self, peer: Peer) -> None:
         with self._lock:
@@ -407,7 +403,7 @@ class SyncDaemon:
         lookup = Lookup()
         batch, seen = [], set()
         upto = after
-        giving_back = rejoin.returning(peer.node) if self.role == "central" else None
+        giving_back = rejoin.returning(peer.node)
         for change_id, change, via in read_changes(after, SCAN_LIMIT):
             if routes_to(change, via, self.me, peer, lookup) or (
                     giving_back is not None and change.origin == peer.node and giving_back.covers(change.origin_seq)):
@@ -432,7 +428,7 @@ class SyncDaemon:
         receiver refuses any sequence not above the last, so they must leave in order."""
         with self._publish_lock:
             with self.db.atomic("IMMEDIATE"):
-                SyncPeer.insert(node=peer).on_conflict_ignore().execute()
+                SyncPeer.insert(node=peer, send_seq=rejoin.seq_floor()).on_conflict_ignore().execute()
                 SyncPeer.update(send_seq=SyncPeer.send_seq + 1).where(SyncPeer.node == peer).execute()
                 seq = SyncPeer.get_by_id(peer).send_seq
             envelope = seal(self.keys, self.directory[peer], kind, seq, payload)
@@ -441,7 +437,7 @@ class SyncDaemon:
     # --- status for people ---------------------------------------------------------------
 
     def _peer_row(self, node: str) -> SyncPeer:
-        SyncPeer.insert(node=node).on_conflict_ignore().execute()
+        SyncPeer.insert(node=node, send_seq=rejoin.seq_floor()).on_conflict_ignore().execute()
         return SyncPeer.get_by_id(node)
 
     def _set_status(self, key: str, value: str) -> None:

@@ -189,7 +189,7 @@ def test_restore_refuses_a_node_in_use_without_force(closed_node, tmp_path: Path
     # Stopped: the same restore goes through and keeps the old database aside.
     done = run("restore", str(info.path), "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
-    assert "this node rejoins central when siaga112-sync starts" in done.stdout
+    assert "this node rejoins its peers when siaga112-sync starts" in done.stdout
     (aside,) = data.glob("replaced-*")
     assert integrity_check(aside / DB_FILENAME) == []
 

@@ -52,11 +52,6 @@ SIDECARS = ("-wal", "-shm", "-journal")
 SHM_DMS_OFFSET = 128
 
 
-# A restored posko or station is fenced and rejoins central by itself (sync/rejoin.py). Central
-# has no central to rejoin: what nodes sent it after the backup is not resent.
-CENTRAL_WARNING = (
-    "this is central: what the nodes sent after the backup is not in it and they will not resend it; "
-    "read 'Restoring an enrolled node' in docs/operations.md")
 
 
 class BackupError(Exception):
@@ -92,8 +87,7 @@ class RestoreResult:
     replaced: Path | None  # where the replaced database and files were kept, if anything was replaced
     files: list[str]
     enrolled: bool = False  # the node syncs with central (sync/sync.json)
-    fence: Fence | None = None  # a posko or station: its sequences were fenced and it will rejoin
-    central: bool = False  # central itself: see CENTRAL_WARNING
+    fence: Fence | None = None  # an enrolled node: its sequences were fenced and it will rejoin its peers
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -427,6 +421,10 @@ def restore_backup(backup: Path, data_dir: Path, force: bool = False, now: datet
                               "pass --force to replace it anyway")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     aside = data_dir / f"replaced-{utc_stamp(now)}"
+    for n in range(1, 1000):  # two restores within one second keep both replaced databases
+        if not aside.exists():
+            break
+        aside = data_dir / f"replaced-{utc_stamp(now)}-{n}"
     moved_any = False
 
     def put_aside(path: Path, rel: str) -> None:
@@ -477,18 +475,15 @@ def restore_backup(backup: Path, data_dir: Path, force: bool = False, now: datet
 
 
 def _prepare_rejoin(data_dir: Path, info: BackupInfo, result: RestoreResult, now: datetime | None) -> None:
-    """An enrolled posko or station: fence its sequences past the backup's, so it can work at
-    once and rejoin central when its sync daemon starts (sync/rejoin.py)."""
+    """An enrolled node: fence its sequences past the backup's, so it can work at once and
+    rejoin its peers when its sync daemon starts (sync/rejoin.py)."""
     from edge.db import open_database
-    from edge.services import setting
     from sync.rejoin import fence_restored
 
     db = open_database(data_dir)
     try:
         with db.connection_context():
-            if setting("node_role") == "central":
-                result.central = True
-                return
-            result.fence = fence_restored(info.created_at, now.replace(tzinfo=None) if now else None)
+            result.fence = fence_restored(info.created_at, now.replace(tzinfo=None) if now else None,
+                                          result.replaced / DB_FILENAME if result.replaced else None)
     finally:
         db.close()

@@ -296,6 +296,18 @@ def check_audit() -> Result:
     return ok("audit", f"audit chain intact ({checked} events)")
 
 
+def check_rejoin() -> Result | None:
+    """A node restored from a backup that its peers have not all taken back yet; None otherwise."""
+    from sync.rejoin import pending
+
+    request = pending()
+    if request is None:
+        return None
+    answered = ", ".join(request.get("answered") or []) or "none yet"
+    return warn("rejoin", f"restored from a backup at {request.get('restored_at', '?')[:16]}; peers answered: "
+                f"{answered}", "start siaga112-sync and check the broker; 'siaga112 sync status' shows the rejoin")
+
+
 def check_backups(data_dir: Path, backup_dir: Path | None, now: datetime | None = None) -> Result:
     from edge.services.backup import default_backup_dir, list_backups
 
@@ -325,7 +337,7 @@ def run_checks(data_dir: Path, modem_path: str | None = None, radio_path: str | 
     results = [check_disk(data_dir)]
     db_results = check_database(data_dir)
     db_ok = all(r.status != Status.FAIL for r in db_results)
-    ahead = modem = radio = None
+    ahead = modem = radio = rejoining = None
     audit: Result | None = None
     if db_ok:
         try:
@@ -334,6 +346,7 @@ def run_checks(data_dir: Path, modem_path: str | None = None, radio_path: str | 
                 ahead = clock_ahead_of_us()
                 modem, radio = device_status("modem"), device_status("radio")
                 audit = check_audit()
+                rejoining = check_rejoin()
         except Exception as exc:  # noqa: BLE001 - report, do not crash the other checks
             audit = fail("audit", f"cannot read the database: {type(exc).__name__}: {exc}",
                          "see the database check; 'siaga112 restore' a backup if it is damaged")
@@ -345,5 +358,7 @@ def run_checks(data_dir: Path, modem_path: str | None = None, radio_path: str | 
     results += db_results
     if audit is not None:
         results.append(audit)
+    if rejoining is not None:
+        results.append(rejoining)
     results.append(check_backups(data_dir, backup_dir))
     return results

@@ -11,6 +11,7 @@ from edge.models import Counter, Dispatch, Event, Incident
 from edge.services import audit
 from edge.services.backup import create_backup, restore_backup
 from edge.services.dispatches import update_status
+from edge.services.doctor import Status, check_rejoin
 from edge.services.health import Level, check_sync
 from edge.services.users import get_user
 from sync import codec, rejoin
@@ -52,6 +53,7 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
     with posko.use():
         assert rejoin.pending() is not None
         assert check_sync().level == Level.DEGRADED and "restored from a backup" in check_sync().detail
+        assert check_rejoin().status == Status.WARN and "peers answered: none yet" in check_rejoin().detail
         assert Event.get(Event.kind == audit.RESTORED).seq == result.fence.event_seq
 
     # It takes calls at once, before it reaches central: new numbers, not the lost ones. More
@@ -83,7 +85,7 @@ def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path): 
     cluster.wait_for(given_back, what="central done returning posko-a's changes")
     with posko.use():
         assert rejoin.pending() is None
-        assert check_sync().level == Level.OK
+        assert check_sync().level == Level.OK and check_rejoin() is None
         assert Incident.get_by_id(lost).case_no == lost_case_no
         assert Dispatch.select().where(Dispatch.incident == lost).count() == 2
         checked, problems = audit.verify()
@@ -130,3 +132,94 @@ def test_bad_rejoin_requests_are_refused(payload):
     with pytest.raises(codec.BadPayload):
         codec.decode_rejoin(codec._pack(payload))
     assert codec.decode_rejoin(codec.encode_rejoin(7, 3, 9)) == (7, 3, 9)
+
+
+def test_restoring_twice_from_one_backup_fences_past_both_incarnations(tmp_path):
+    from edge.services.calls import start_call
+    from edge.services.incidents import create_incident
+    from edge.services.users import create_user
+    from tests.sync.nodes import NodeDB
+
+    node = NodeDB(tmp_path / "posko", "posko-a")
+    (node.data_dir / "sync").mkdir(exist_ok=True)
+    (node.data_dir / "sync" / "sync.json").write_text('{"node_id": "posko-a"}')  # enrolled: restores fence
+
+    def new_case() -> tuple[str, int, int, int]:
+        """case number, change id, origin_seq and event seq of a new case."""
+        with node.use():
+            op = get_user("op")
+            call = start_call(op, {"caller_number": "081277001122"})
+            case = create_incident(op, {"incident_type": 3, "desa": "Senggoro", "kecamatan": "Bengkalis",
+                                        "situation": "Rumah terbakar"}, call_id=call.id).incident
+            change = SyncChange.select().where(SyncChange.pk == case.id).get()
+            return case.case_no, change.id, change.origin_seq, Event.get(Event.incident == case).seq
+
+    with node.use():
+        create_user("op", "call_taker", "password-1234")
+        SyncPeer.create(node="central", send_seq=7)
+    new_case()
+    backup = create_backup(node.data_dir, tmp_path / "backups")
+    restore_backup(backup.path, node.data_dir, force=True)
+    first = [new_case() for _ in range(3)]
+    with node.use():
+        first_seq = SyncPeer.get_by_id("central").send_seq
+        SyncPeer.update(send_seq=SyncPeer.send_seq + 50).execute()  # envelopes it sent meanwhile
+        used_seq = first_seq + 50
+    restore_backup(backup.path, node.data_dir, force=True)  # the same backup again
+    second = new_case()
+    assert second[0] not in {c[0] for c in first} and int(second[0][-5:]) > max(int(c[0][-5:]) for c in first)
+    for i in (1, 2, 3):
+        assert second[i] > max(c[i] for c in first)
+    with node.use():
+        assert SyncPeer.get_by_id("central").send_seq > used_seq
+        assert audit.verify()[1] == []
+        assert Event.select().where(Event.kind == audit.RESTORED).count() == 1  # the backup had none
+
+
+def test_restored_central_rejoins_every_node_and_gets_the_regency_back(cluster, tmp_path):  # noqa: F811
+    from edge.models import User
+    from edge.services.users import create_user
+
+    central, posko, damkar = cluster["central"], cluster["posko-a"], cluster["damkar-1"]
+    cluster.start()
+    first = record_fire(posko, "Senggoro")
+    cluster.wait_for(lambda: count(damkar, Dispatch) == 1, what="first dispatch at Damkar")
+    central.stop()
+    backup = create_backup(central.data_dir, tmp_path / "backups")
+    central.start()
+
+    # After central's backup: a case from posko-a, Damkar's answer, a user made at central.
+    lost = record_fire(posko, "Pematang")
+    with damkar.use():
+        update_status(get_user("dk-1"), Dispatch.get(Dispatch.incident == first).id, {"status": "acknowledged"})
+    with central.use():
+        create_user("op-pusat", "call_taker", "password-1234")
+    cluster.wait_for(lambda: count(central, Incident, Incident.id == lost) == 1, what="second case at central")
+    cluster.wait_for(lambda: count(posko, User, User.username == "op-pusat") == 1, what="central's user at posko")
+    cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1, what="answer at posko")
+
+    central.stop()
+    result = restore_backup(backup.path, central.data_dir, force=True)
+    assert result.fence is not None
+    assert count(central, Incident, Incident.id == lost) == 0 and count(central, User, User.username == "op-pusat") == 0
+    central.start()
+    cluster.wait_for(lambda: count(central, Incident, Incident.id == lost) == 1, what="posko-a's case back")
+    cluster.wait_for(lambda: count(central, Dispatch, Dispatch.status == "acknowledged") == 1, what="Damkar's answer")
+    cluster.wait_for(lambda: count(central, User, User.username == "op-pusat") == 1, what="central's own user back")
+
+    def rejoined() -> bool:
+        with central.use():
+            return rejoin.pending() is None
+
+    cluster.wait_for(rejoined, what="every node answered REJOINED")
+    # The regency goes on: a new case reaches Damkar through the restored central.
+    fresh = record_fire(posko, "Kelapapati")
+    cluster.wait_for(lambda: count(damkar, Dispatch, Dispatch.incident == fresh) == 1, what="new dispatch at Damkar")
+    with central.use():
+        assert audit.verify()[1] == []
+        assert Incident.select().count() == 3 and User.select().where(User.username == "op-pusat").count() == 1
+    for node in (posko, damkar, cluster["posko-b"]):
+        with node.use():
+            assert audit.verify()[1] == []
+            assert Event.get(Event.kind == "node.rejoined").actor == "system"
+    assert all(node.alive() for node in cluster.nodes.values())
