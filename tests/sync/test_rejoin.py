@@ -223,3 +223,18 @@ def test_restored_central_rejoins_every_node_and_gets_the_regency_back(cluster, 
             assert audit.verify()[1] == []
             assert Event.get(Event.kind == "node.rejoined").actor == "system"
     assert all(node.alive() for node in cluster.nodes.values())
+
+
+def test_operators_see_that_the_node_was_restored_until_central_takes_it_back(node, login):
+    from edge.db import open_database
+    from edge.timeutil import utcnow
+
+    db = open_database(node.data_dir)
+    with db.connection_context():
+        rejoin.fence_restored(utcnow())
+    page = login("operator").get("/sync").get_data(as_text=True)
+    assert 'id="rejoin-pill"' in page and 'id="rejoin-note"' in page and "menunggu pusat" in page
+    with db.connection_context():
+        rejoin.finished("central", 0, ["central"])
+    page = login("operator").get("/sync").get_data(as_text=True)
+    assert 'id="rejoin-pill"' not in page and 'id="rejoin-note"' not in page
