@@ -307,6 +307,18 @@ def test_token_required(app, op):
     assert client.get(API + "/openapi.json").status_code == 200
 
 
+def test_a_used_token_shows_when_it_was_last_used(op):
+    assert ApiToken.get().last_used_at is None
+    assert op("GET", "/me").status_code == 200
+    first = ApiToken.get().last_used_at
+    assert first is not None
+    assert op("GET", "/me").status_code == 200
+    assert ApiToken.get().last_used_at == first  # not a write per request
+    ApiToken.update(last_used_at=first - timedelta(minutes=5)).execute()
+    assert op("GET", "/me").status_code == 200
+    assert ApiToken.get().last_used_at > first - timedelta(minutes=5)
+
+
 def test_me_and_profile(as_user, spec):
     me = as_user("damkar")("GET", "/me")
     conforms_to_op(spec, "/me", "get", me)

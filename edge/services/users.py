@@ -31,6 +31,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 10
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=5)
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # api_token.last_used_at is written at most this often
 # A hash to compare against when the user does not exist, so timing does not tell.
 _DUMMY_HASH = generate_password_hash("siaga112-dummy-password")
 
@@ -156,4 +157,9 @@ def user_for_token(token: str) -> User | None:
     row = ApiToken.get_or_none((ApiToken.token_hash == _token_hash(token)) & (ApiToken.revoked == False))  # noqa: E712
     if row is None or not row.user.active:
         return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
+        # at most one write a minute per token: an admin sees which tokens are alive, and a busy
+        # API client does not add a write to every request
+        ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
     return row.user
