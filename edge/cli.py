@@ -148,13 +148,14 @@ def user() -> None:
 def user_add(username: str, role: str, agency_code: str | None, full_name: str, password: str | None,
              data_dir: Path) -> None:
     """Create a user; without --password a one-time password is printed."""
-    from edge.services.users import create_user, new_password
+    from edge.services.admin import console_add_user
+    from edge.services.users import new_password
 
     _open(data_dir)
     one_time = password is None
     password = password or new_password()
     try:
-        created = create_user(username, role, password, full_name, agency_code, must_change_password=one_time)
+        created = console_add_user(username, role, password, full_name, agency_code, one_time)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"User {created.username} ({created.role}) created")
@@ -168,11 +169,11 @@ def user_add(username: str, role: str, agency_code: str | None, full_name: str, 
 @DATA_DIR
 def user_token(username: str, label: str, data_dir: Path) -> None:
     """Print a new API token for USERNAME (shown once; store it safely)."""
-    from edge.services.users import get_user, issue_token
+    from edge.services.admin import console_issue_token
 
     _open(data_dir)
     try:
-        click.echo(issue_token(get_user(username), label))
+        click.echo(console_issue_token(username, label))
     except ServiceError as exc:
         _fail(exc)
 
@@ -209,7 +210,7 @@ def profile_list() -> None:
 def profile_load(name_or_path: str, data_dir: Path) -> None:
     """Validate a profile (built-in name or TOML path) and make it this node's active profile."""
     from edge.profile import ProfileError, load_profile
-    from edge.services.profiles import install_profile
+    from edge.services.admin import console_load_profile
 
     _open(data_dir)
     try:
@@ -217,7 +218,7 @@ def profile_load(name_or_path: str, data_dir: Path) -> None:
     except ProfileError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    install_profile(parsed)
+    console_load_profile(parsed)
     click.echo(f"Profile {parsed.id} active ({len(parsed.incident_types)} incident types)")
 
 

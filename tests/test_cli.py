@@ -54,6 +54,11 @@ def test_user_add_and_token(cli_node):
     assert token.returncode == 0 and token.stdout.startswith("s112_")
     missing = run("user", "token", "nobody", "--data-dir", str(cli_node))
     assert missing.returncode == 2
+    trail = console_events(cli_node)
+    assert [(kind, detail.get("username")) for _actor, kind, detail in trail] == [
+        ("user.create", "siti"), ("user.create", "dk"), ("token.issue", "siti")]
+    assert all(actor.startswith("console:") for actor, _k, _d in trail)
+    assert "a-long-password" not in str(trail) and token.stdout.strip() not in str(trail)
 
 
 def test_profile_load_validates(cli_node, tmp_path):
@@ -63,6 +68,20 @@ def test_profile_load_validates(cli_node, tmp_path):
     assert result.returncode == 2 and "surce" in result.stderr
     ok = run("profile", "load", "semarang", "--data-dir", str(cli_node))
     assert ok.returncode == 0 and "semarang" in ok.stdout
+    assert [(k, d["to"]) for _a, k, d in console_events(cli_node)] == [("profile.load", "semarang")]
+
+
+def console_events(data: Path) -> list[tuple[str, str, dict]]:
+    """(actor, kind, detail) of the audit events the console wrote, oldest first."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(data / "siaga112.sqlite3")
+    try:
+        rows = con.execute("SELECT actor, kind, detail FROM event WHERE actor LIKE 'console:%' ORDER BY seq").fetchall()
+    finally:
+        con.close()
+    return [(actor, kind, json.loads(detail)) for actor, kind, detail in rows]
 
 
 def test_commands_on_missing_node_fail_cleanly(tmp_path):

@@ -1,24 +1,27 @@
 """Administration: adding, deactivating and resetting users; switching the routing profile.
 
-Every change is an audit event (`user.*`, `profile.switch`) written in the same
-transaction as the change itself, so the trail never says something that did not
-happen nor misses something that did. Passwords never go into the trail.
+Every change is an audit event (`user.*`, `profile.switch`, `profile.load`, `token.issue`)
+written in the same transaction as the change itself, so the trail never says something
+that did not happen nor misses something that did. Passwords never go into the trail.
+The same changes made with the `siaga112` command on the node itself (the `console_*`
+functions) name the actor `console:<system user>`.
 """
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 
 from peewee import JOIN
 
 from edge.enums import Role
 from edge.models import Agency, User
-from edge.profile import ProfileError, builtin_names, load_profile
+from edge.profile import Profile, ProfileError, builtin_names, load_profile
 from edge.services import write_tx
 from edge.services.audit import append_event
 from edge.services.errors import Conflict, Forbidden, NotFound, ValidationError
 from edge.services.profiles import active_profile, install_profile
-from edge.services.users import USERNAME_RE, create_user, get_user, new_password, set_password
+from edge.services.users import USERNAME_RE, create_user, get_user, issue_token, new_password, set_password
 from edge.services.validation import Checker
 
 
@@ -118,3 +121,45 @@ def switch_profile(actor: User, name: str | None) -> str:
         install_profile(profile)
         append_event(None, actor.username, "profile.switch", {"from": previous, "to": profile.id})
     return profile.id
+
+
+# --- the same, from the console (siaga112 user add / user token / profile load) ------------
+
+
+def console_actor() -> str:
+    """Who ran the `siaga112` command: the audit trail's actor for console changes."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (a container)
+        who = "?"
+    return f"console:{who}"[:64]
+
+
+def console_add_user(username: str, role: str, password: str, full_name: str = "", agency_code: str | None = None,
+                     one_time: bool = True) -> User:
+    """`siaga112 user add`: create a user, audited."""
+    with write_tx():
+        user = create_user(username, role, password, full_name, agency_code, must_change_password=one_time)
+        append_event(None, console_actor(), "user.create", {
+            "username": user.username, "role": user.role,
+            "agency": user.agency.code if user.agency_id else None, "generated_password": one_time})
+    return user
+
+
+def console_issue_token(username: str, label: str = "") -> str:
+    """`siaga112 user token`: a new API token for `username`, audited (the token itself is not)."""
+    with write_tx():
+        token = issue_token(get_user(username), label)
+        append_event(None, console_actor(), "token.issue", {"username": username, "label": label})
+    return token
+
+
+def console_load_profile(profile: Profile) -> None:
+    """`siaga112 profile load`: make `profile` the active one, audited."""
+    with write_tx():
+        try:
+            previous: str | None = active_profile().id
+        except NotFound:
+            previous = None
+        install_profile(profile)
+        append_event(None, console_actor(), "profile.load", {"from": previous, "to": profile.id})
