@@ -81,9 +81,12 @@ def main() -> None:
 @click.option("--admin", "admin_username", default="admin", show_default=True, help="First admin's user name.")
 @click.option("--database-url", help="Central only: keep the data in this database, e.g. "
               "postgresql://siaga112@db.example:5432/siaga112 (stored in DATA_DIR/database_url; default SQLite).")
+@click.option("--recover", is_flag=True,
+              help="With --bundle: this node existed and lost its disk with no usable backup; fence its numbers "
+              "and take its records back from central (docs/operations.md).")
 @DATA_DIR
 def init(role: str | None, node_id: str | None, bundle_path: Path | None, profile: str, admin_username: str,
-         database_url: str | None, data_dir: Path) -> None:
+         database_url: str | None, recover: bool, data_dir: Path) -> None:
     """Create a node: database, routing profile and the first admin (prints its one-time password);
     with --bundle also its sync identity, keys and broker address."""
     from edge.install import InstallError, create_node
@@ -91,7 +94,8 @@ def init(role: str | None, node_id: str | None, bundle_path: Path | None, profil
     from sync.pki import PkiError
 
     try:
-        result, bundle = create_node(data_dir, node_id, role, bundle_path, profile, admin_username, database_url)
+        result, bundle = create_node(data_dir, node_id, role, bundle_path, profile, admin_username, database_url,
+                                     recover)
     except InstallError as exc:
         raise click.UsageError(str(exc)) from None
     except (ProfileError, PkiError) as exc:

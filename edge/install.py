@@ -101,6 +101,7 @@ class InstallOptions:
     pki_dir: Path | None = None  # central: the regency CA (default DATA_DIR/pki)
     broker_bind: str = "0.0.0.0"
     broker_port: int = 8883
+    recover: bool = False  # rebuild a node that lost its disk with no backup from central (create_node)
 
 
 @dataclass
@@ -117,8 +118,10 @@ class InstallReport:
 
 
 def create_node(data_dir: Path, node_id: str | None, role: str | None, bundle_path: Path | None,
-                profile: str = "bengkalis", admin: str = "admin", database_url: str | None = None) -> tuple[Any, Any]:
+                profile: str = "bengkalis", admin: str = "admin", database_url: str | None = None,
+                recover: bool = False) -> tuple[Any, Any]:
     """Create the node in data_dir and, with a bundle, enrol it: what `siaga112 init` and install both do.
+    `recover`: rebuild a node that lost its disk with no backup from central (needs the bundle).
 
     Returns (InitResult, bundle or None). Raises PkiError, ProfileError, ServiceError, or
     InstallError when the node id is missing."""
@@ -134,7 +137,9 @@ def create_node(data_dir: Path, node_id: str | None, role: str | None, bundle_pa
         node_id, role = bundle["node_id"], bundle["role"]
     if not node_id:
         raise InstallError("--node-id is required (or give --bundle)")
-    result = init_node(data_dir, node_id, role or "posko", profile, admin, database_url)
+    if recover and (bundle is None or role == "central"):
+        raise InstallError("--recover rebuilds a posko or station from central: it needs that node's --bundle")
+    result = init_node(data_dir, node_id, role or "posko", profile, admin, database_url, recover=recover)
     if bundle is not None:
         install_bundle(bundle, data_dir / "sync")
     return result, bundle
@@ -269,7 +274,8 @@ def _node(opts: InstallOptions, data_dir: Path, node_id: str, report: InstallRep
             install_bundle(load_bundle(opts.bundle), data_dir / "sync")
             return Step("node", Change.CHANGED, f"{node_id} enrolled with {opts.bundle}")
         return Step("node", Change.UNCHANGED, f"{node_id} ({opts.role}) in {data_dir}")
-    result, bundle = create_node(data_dir, node_id, opts.role, opts.bundle, opts.profile, opts.admin)
+    result, bundle = create_node(data_dir, node_id, opts.role, opts.bundle, opts.profile, opts.admin,
+                                 recover=opts.recover)
     result.db.close()
     report.admin_password = result.admin_password
     enrolled = f", enrolled: broker {bundle['broker']['host']}:{bundle['broker']['port']}" if bundle else ""

@@ -34,14 +34,16 @@ from edge.install import DEFAULT_DATA_DIR, InstallError, InstallOptions, install
               help="Central: the regency CA for the broker's TLS files (default DATA_DIR/pki).")
 @click.option("--broker-bind", default="0.0.0.0", show_default=True, help="Central: address Mosquitto listens on.")
 @click.option("--broker-port", default=8883, show_default=True, type=int, help="Central: Mosquitto's TLS port.")
+@click.option("--recover", is_flag=True, help="With --bundle: the node lost its disk with no backup; rebuild it "
+              "from central (see siaga112 init --recover).")
 def install_command(role: str, bundle: Path | None, node_id: str | None, data_dir: Path, root: Path, venv: Path,
                     profile: str, admin: str, web_bind: str, web_port: int, modem: str, radio: str, callsign: str,
-                    pki_dir: Path | None, broker_bind: str, broker_port: int) -> None:
+                    pki_dir: Path | None, broker_bind: str, broker_port: int, recover: bool) -> None:
     """Set up this machine as a node: user, folders, config, node, Mosquitto (central), systemd units."""
     opts = InstallOptions(role=role, root=root, bundle=bundle, node_id=node_id, data_dir=data_dir, venv=venv,
                           profile=profile, admin=admin, web_bind=web_bind, web_port=web_port, modem=modem,
                           radio=radio, callsign=callsign, pki_dir=pki_dir, broker_bind=broker_bind,
-                          broker_port=broker_port)
+                          broker_port=broker_port, recover=recover)
     try:
         report = install(opts, click.echo)
     except InstallError as exc:

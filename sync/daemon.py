@@ -235,7 +235,7 @@ class SyncDaemon:
         if node in self.peers:
             online = payload == b"online"
             with self.db.connection_context():
-                SyncPeer.insert(node=node, online=online).on_conflict(
+                SyncPeer.insert(node=node, online=online, send_seq=rejoin.seq_floor()).on_conflict(
                     conflict_target=[SyncPeer.node], update={SyncPeer.online: online}).execute()
             if online:
                 # A peer that (re)appears may have missed what was in flight before its session

@@ -43,13 +43,15 @@ from pathlib import Path
 from edge.models import Counter, Event
 from edge.services import delete_setting, node_id, set_setting, setting, write_tx
 from edge.services.audit import RESTORED, append_event
-from edge.timeutil import utcnow
+from edge.timeutil import utcnow, wib_today
 from sync.models import SyncChange, SyncPeer
 
 log = logging.getLogger("siaga112.sync.rejoin")
 
 SEQ_FENCE = 1_000_000  # changes, events or envelopes one node makes in far more than a year
 CASES_FENCE_PER_DAY = 1_000  # case numbers a posko could have drawn per day since the backup
+RECOVERY_FENCE = 50_000_000  # a node rebuilt from central with no backup: beyond years of one node's numbers
+RECOVERY_CASES = 50_000  # ... and its case numbers this year start after this one
 PENDING_KEY = "sync_rejoin"  # node_setting on the restored node, until every peer answers REJOINED
 RETURN_PREFIX = "sync_rejoin_return:"  # node_setting on a peer, per restored node it returns changes to
 SEQ_FLOOR_KEY = "sync_seq_floor"  # node_setting: envelope seq of a peer row created after a restore
@@ -129,33 +131,48 @@ def fence_restored(backup_created_at: datetime, now: datetime | None = None,
     `node.restored` on its chain."""
     now = now or utcnow()
     age_days = max(0.0, (now - backup_created_at.replace(tzinfo=None)).total_seconds() / 86400)
-    cases_skipped = CASES_FENCE_PER_DAY * (math.ceil(age_days) + 1)
+    return _fence(now, SEQ_FENCE, CASES_FENCE_PER_DAY * (math.ceil(age_days) + 1), replaced,
+                  {"backup_created_at": backup_created_at.isoformat()})
+
+
+def fence_recovered(now: datetime | None = None) -> Fence:
+    """A node created anew (`siaga112 init --bundle --recover`) under the id of one that lost its
+    disk with no usable backup: nothing says how far its numbers went, so they start far beyond
+    anything one node uses in years, and the REJOIN asks for all of its own changes back."""
+    now = now or utcnow()
+    return _fence(now, RECOVERY_FENCE, 0, None, {"recovered": True},
+                  cases_from={f"case_no:{wib_today().year}": RECOVERY_CASES})
+
+
+def _fence(now: datetime, fence: int, cases_skipped: int, replaced: Path | None, detail: dict,
+           cases_from: dict[str, int] | None = None) -> Fence:
     db = SyncChange._meta.database
     with write_tx():
         me = node_id()
         mine = read_counters(lambda q, p: db.execute_sql(q, p).fetchall(), me)
         used = mine.at_least(replaced_counters(replaced, me) if replaced and replaced.exists() else None)
         last = Event.select(Event.seq).where(Event.node == me).order_by(Event.seq.desc()).first()
-        own_above, own_below = mine.origin_seq, used.origin_seq + SEQ_FENCE
+        own_above, own_below = mine.origin_seq, used.origin_seq + fence
         # Lift origin_seq (the capture trigger numbers the next change MAX(origin_seq) + 1) and the
         # log's own ids (the next is MAX(id) + 1): peers' checkpoints count those, and a peer that
         # acknowledged ids up to some number after the backup would skip new changes below it.
-        marker = SyncChange.create(id=used.change_id + SEQ_FENCE, origin=me, origin_seq=own_below - 1, hlc=0,
+        marker = SyncChange.create(id=used.change_id + fence, origin=me, origin_seq=own_below - 1, hlc=0,
                                    tbl=FENCE_TABLE, pk="", op="fence", data="{}", via="")
         event = append_event(None, "system", RESTORED, {
-            "after_seq": last.seq if last else 0, "backup_created_at": backup_created_at.isoformat(),
-            "own_changes_above": own_above, "cases_skipped": cases_skipped}, seq=used.event_seq + SEQ_FENCE)
+            **detail, "after_seq": last.seq if last else 0, "own_changes_above": own_above,
+            "cases_skipped": cases_skipped}, seq=used.event_seq + fence)
         marker.delete_instance()
-        for name, value in used.cases.items():
-            Counter.insert(name=name, value=value + cases_skipped).on_conflict(
+        counters = {name: value + cases_skipped for name, value in used.cases.items()}
+        for name, value in {**counters, **(cases_from or {})}.items():
+            Counter.insert(name=name, value=max(value, counters.get(name, 0))).on_conflict(
                 conflict_target=[Counter.name], preserve=[Counter.value]).execute()
         for peer, seq in used.send_seq.items():
-            SyncPeer.insert(node=peer, send_seq=seq + SEQ_FENCE).on_conflict(
+            SyncPeer.insert(node=peer, send_seq=seq + fence).on_conflict(
                 conflict_target=[SyncPeer.node], preserve=[SyncPeer.send_seq]).execute()
-        set_setting(SEQ_FLOOR_KEY, str(used.seq_floor + SEQ_FENCE))  # a peer it had not written to yet
+        set_setting(SEQ_FLOOR_KEY, str(used.seq_floor + fence))  # a peer it had not written to yet
         set_setting(PENDING_KEY, json.dumps({"own_above": own_above, "own_below": own_below,
                                              "restored_at": now.isoformat(), "answered": []}))
-    log.info("restored node %s fenced: own changes above %d lost locally, events from %d, %d case numbers skipped",
+    log.info("node %s fenced: own changes above %d lost locally, events from %d, %d case numbers skipped",
              me, own_above, event.seq, cases_skipped)
     return Fence(me, own_above, own_below, event.seq, cases_skipped)
 

@@ -56,11 +56,13 @@ class InitResult:
 
 def init_node(data_dir: str | Path, node_id: str, role: str = NodeRole.POSKO.value,
               profile: str = "bengkalis", admin_username: str = "admin",
-              database_url: str | None = None) -> InitResult:
+              database_url: str | None = None, recover: bool = False) -> InitResult:
     """Create the node in `data_dir`; refuses to touch an already initialised node.
 
     `database_url` (central only): keep the node's data in that database (PostgreSQL)
-    instead of SQLite in `data_dir`; the URL is stored in `data_dir/database_url`."""
+    instead of SQLite in `data_dir`; the URL is stored in `data_dir/database_url`.
+    `recover`: the node existed before and lost its disk with no usable backup; its numbers are
+    fenced before its first change and sync takes its records back from central (sync/rejoin.py)."""
     errors = {}
     if not NODE_ID_RE.match(node_id or ""):
         errors["node_id"] = "ID node 2-32 huruf kecil, angka atau strip (mis. posko-bengkalis)"
@@ -91,6 +93,10 @@ def init_node(data_dir: str | Path, node_id: str, role: str = NodeRole.POSKO.val
     with db.atomic("IMMEDIATE"):
         set_setting("node_id", node_id)
         set_setting("node_role", role)
+        if recover:
+            from sync.rejoin import fence_recovered
+
+            fence_recovered()
         install_profile(parsed)
         create_user(admin_username, Role.ADMIN.value, password, full_name="Administrator",
                     must_change_password=True)

@@ -238,3 +238,53 @@ def test_operators_see_that_the_node_was_restored_until_central_takes_it_back(no
         rejoin.finished("central", 0, ["central"])
     page = login("operator").get("/sync").get_data(as_text=True)
     assert 'id="rejoin-pill"' not in page and 'id="rejoin-note"' not in page
+
+
+def test_a_node_whose_disk_died_with_no_backup_is_rebuilt_from_central(cluster, pki):  # noqa: F811
+    import shutil
+
+    from edge.models import User
+    from edge.services.calls import start_call
+    from edge.services.incidents import create_incident, dispatch_agencies
+    from edge.services.node import init_node
+    from edge.services.users import create_user
+    from sync import pki as pki_lib
+
+    posko, central, damkar = cluster["posko-a"], cluster["central"], cluster["damkar-1"]
+    cluster.start()
+    old = [record_fire(posko, "Senggoro"), record_fire(posko, "Pematang")]
+    cluster.wait_for(lambda: count(damkar, Dispatch) == 2, what="dispatches at Damkar")
+    with damkar.use():
+        update_status(get_user("dk-1"), Dispatch.get(Dispatch.incident == old[0]).id, {"status": "acknowledged"})
+    cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1, what="answer at posko")
+    with central.use():
+        old_case_nos = {i.case_no for i in Incident.select().where(Incident.node == "posko-a")}
+    posko.stop()
+
+    # The disk dies, and its backups with it. A new disk, the same bundle, --recover.
+    shutil.rmtree(posko.data_dir)
+    init_node(posko.data_dir, "posko-a", "posko", "bengkalis", recover=True).db.close()
+    bundle = pki_lib.load_bundle(pki.dir / "posko-a" / "bundle.json")
+    bundle["broker"]["port"] = cluster.broker.port
+    pki_lib.install_bundle(bundle, posko.data_dir / "sync")
+    with posko.use():  # it takes a call before it reaches central
+        op = create_user("op-baru", "call_taker", "password-1234")
+        call = start_call(op, {"caller_number": "081277001199"})
+        fresh = create_incident(op, {"incident_type": 3, "desa": "Kelapapati", "kecamatan": "Bengkalis",
+                                     "situation": "Rumah terbakar"}, call_id=call.id).incident
+        dispatch_agencies(op, fresh.id, ["DAMKAR"])
+        assert fresh.case_no not in old_case_nos and fresh.case_no.endswith(f"{rejoin.RECOVERY_CASES + 1}")
+
+    posko.start()
+    cluster.wait_for(lambda: count(posko, Incident, Incident.id.in_(old)) == 2, what="old cases back at posko")
+    cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1, what="the answer back")
+    cluster.wait_for(lambda: count(posko, User, User.username == "op-a") == 1, what="its own user back")
+    cluster.wait_for(lambda: count(central, Incident, Incident.id == fresh.id) == 1, what="the new case at central")
+    cluster.wait_for(lambda: count(damkar, Dispatch, Dispatch.incident == fresh.id) == 1, what="new dispatch at Damkar")
+    cluster.wait_for(lambda: own_events(posko, "posko-a") == own_events(central, "posko-a"), what="one chain")
+    for node in (posko, central):
+        with node.use():
+            assert audit.verify()[1] == []
+    with posko.use():
+        assert rejoin.pending() is None
+        assert Dispatch.select().where(Dispatch.incident.in_(old)).count() == 4
