@@ -403,6 +403,10 @@ def sync_status(data_dir: Path) -> None:
                    f"last_received={peer.last_received_at or '-'}\tlast_acked={peer.last_acked_at or '-'}")
     if st.progress:
         click.echo(f"progress: {st.progress}")
+    if st.parked:
+        click.echo(f"parked: {st.parked} received changes wait for a missing row (oldest since {st.parked_since})"
+                   + (f"; {st.reused} reuse another change's number: a node was reset by hand, rebuild it with "
+                      "'siaga112 init --recover' (docs/operations.md)" if st.reused else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

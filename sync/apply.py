@@ -33,6 +33,7 @@ TABLES = {m._meta.table_name: m for m in REPLICATED_MODELS}
 FIELDS = {name: {f.column_name: f for f in m._meta.sorted_fields} for name, m in TABLES.items()}
 COLUMNS = {name: set(fields) for name, fields in FIELDS.items()}
 APPEND_ONLY = {"event"}
+REUSED = "reused: (origin, origin_seq) names another change here"  # the reason of such a parked change
 
 
 class Park(Exception):
@@ -85,11 +86,18 @@ def _defaults(table: str, data: dict) -> dict:
     return missing
 
 
-def _known(change: Change) -> bool:
-    return (
-        SyncChange.select().where((SyncChange.origin == change.origin) & (SyncChange.origin_seq == change.origin_seq))
-        .exists()
-    )
+def _known(change: Change) -> SyncChange | None:
+    """The logged change with the same (origin, origin_seq), if any."""
+    return (SyncChange.select(SyncChange.tbl, SyncChange.pk, SyncChange.op, SyncChange.data)
+            .where((SyncChange.origin == change.origin) & (SyncChange.origin_seq == change.origin_seq)).first())
+
+
+def _reused(stored: SyncChange, change: Change) -> bool:
+    """The same (origin, origin_seq) naming a different change: the origin numbers its changes
+    again from an old point (re-installed without --recover, or a database copied back by
+    hand instead of `siaga112 restore`). A resend of the same change is not."""
+    return (stored.tbl, stored.pk, stored.op) != (change.tbl, change.pk, change.op) or \
+        json.loads(stored.data) != change.data
 
 
 def _current_winners(change: Change) -> dict[str, Change]:
@@ -175,7 +183,16 @@ def apply_batch(changes: list[Change], via: str) -> ApplyResult:
                 log.warning("rejected change %s/%s from %s: %s", change.origin, change.origin_seq, via, problem)
                 result.rejected += 1
                 continue
-            if _known(change) or SyncPending.select().where(
+            stored = _known(change)
+            if stored is not None and _reused(stored, change):
+                # Never drop it as a duplicate: keep it parked, visible (sync status, health), for the IT officer.
+                log.error("change %s/%s from %s reuses a number %s already used for another change: kept in "
+                          "sync_pending; the node must be rebuilt with --recover (docs/operations.md)",
+                          change.origin, change.origin_seq, via, change.origin)
+                _park(change, via, REUSED)
+                result.parked += 1
+                continue
+            if stored is not None or SyncPending.select().where(
                     (SyncPending.origin == change.origin) & (SyncPending.origin_seq == change.origin_seq)).exists():
                 result.duplicates += 1
                 continue
@@ -184,14 +201,11 @@ def apply_batch(changes: list[Change], via: str) -> ApplyResult:
                 _try(change, via)
                 result.applied += 1
             except Park as exc:
-                SyncPending.insert(origin=change.origin, origin_seq=change.origin_seq, via=via,
-                                   change=json.dumps(change.to_wire(), ensure_ascii=False), reason=str(exc)).execute()
+                _park(change, via, str(exc))
                 result.parked += 1
             except IntegrityError as exc:
                 log.error("change %s/%s from %s conflicts: %s (parked)", change.origin, change.origin_seq, via, exc)
-                SyncPending.insert(origin=change.origin, origin_seq=change.origin_seq, via=via,
-                                   change=json.dumps(change.to_wire(), ensure_ascii=False),
-                                   reason=f"conflict: {exc}").execute()
+                _park(change, via, f"conflict: {exc}")
                 result.parked += 1
         result.unparked = _retry_parked()
         row = SyncClock.get_by_id(1)
@@ -199,12 +213,29 @@ def apply_batch(changes: list[Change], via: str) -> ApplyResult:
     return result
 
 
+def reset_by_hand(sender: str, changes: list[Change]) -> bool:
+    """Does a batch from `sender` carry one of its own changes under a number that already names
+    another of its changes here? Only a sender numbering from the start again can make such a batch
+    (a replayed old envelope repeats the very changes it carried)."""
+    for change in changes:
+        if change.origin == sender:
+            stored = _known(change)
+            if stored is not None and _reused(stored, change):
+                return True
+    return False
+
+
+def _park(change: Change, via: str, reason: str) -> None:
+    SyncPending.insert(origin=change.origin, origin_seq=change.origin_seq, via=via,
+                       change=json.dumps(change.to_wire(), ensure_ascii=False), reason=reason).execute()
+
+
 def _retry_parked() -> int:
     """Apply parked changes whose parents have arrived; repeat while progress is made."""
     done_total = 0
     while True:
         done = 0
-        for pending in list(SyncPending.select().order_by(SyncPending.id)):
+        for pending in list(SyncPending.select().where(SyncPending.reason != REUSED).order_by(SyncPending.id)):
             change = Change.from_wire(json.loads(pending.change))
             try:
                 with db_proxy.obj.atomic():

@@ -30,7 +30,7 @@ from edge.db import database_path, open_database
 from edge.dialect import is_postgres
 from edge.timeutil import utcnow
 from sync import codec, rejoin
-from sync.apply import apply_batch
+from sync.apply import apply_batch, reset_by_hand
 from sync.envelope import (
     EnvelopeError,
     Kind,
@@ -272,25 +272,34 @@ class SyncDaemon:
     def _receive_batch(self, opened) -> None:
         peer = self._peer_row(opened.sender)
         try:
-            check_sequence(peer.recv_seq, opened.seq)
-        except Replayed:
-            log.warning("replayed or duplicate envelope %d from %s (last %d): ignored, re-acknowledged",
-                        opened.seq, opened.sender, peer.recv_seq)
-            self._send_ack(opened.sender, peer.recv_upto, 0)
-            return
-        try:
             changes, upto = codec.decode_batch(opened.payload)
         except codec.BadPayload as exc:
             log.warning("rejected batch %d from %s: %s", opened.seq, opened.sender, exc)
             return
+        recv_upto = max(peer.recv_upto, upto)
+        try:
+            check_sequence(peer.recv_seq, opened.seq)
+        except Replayed:
+            if not reset_by_hand(opened.sender, changes):
+                log.warning("replayed or duplicate envelope %d from %s (last %d): ignored, re-acknowledged",
+                            opened.seq, opened.sender, peer.recv_seq)
+                self._send_ack(opened.sender, peer.recv_upto, 0)
+                return
+            # A fresh envelope, signed by the peer, whose changes reuse numbers of other changes: the
+            # peer was re-created without --recover. Take its new numbering from here, and keep every
+            # change (apply parks the reused ones, visibly) rather than drop them as duplicates.
+            log.error("%s numbers its envelopes and changes from the start again (re-installed without "
+                      "'init --recover'?): its changes are kept, the reused ones parked; rebuild it with --recover",
+                      opened.sender)
+            recv_upto = upto
         with self.db.atomic("IMMEDIATE"):
             result = apply_batch(changes, via=opened.sender)
-            SyncPeer.update(recv_seq=opened.seq, recv_upto=max(peer.recv_upto, upto),
+            SyncPeer.update(recv_seq=opened.seq, recv_upto=recv_upto,
                             last_received_at=utcnow()).where(SyncPeer.node == opened.sender).execute()
         self.progress.applied += result.applied
         self.progress.received_batches += 1
         log.debug("batch %d from %s: %s", opened.seq, opened.sender, result)
-        self._send_ack(opened.sender, max(peer.recv_upto, upto), result.applied)
+        self._send_ack(opened.sender, recv_upto, result.applied)
         self._wake.set()  # what we just applied may need forwarding
 
     def _receive_ack(self, opened) -> None:

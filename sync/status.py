@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sync.models import SyncChange, SyncPeer, SyncStatus
+from peewee import fn
+
+from sync.models import SyncChange, SyncPeer, SyncPending, SyncStatus
 
 
 @dataclass
@@ -34,6 +36,9 @@ class NodeStatus:
     peers: list[PeerStatus] = field(default_factory=list)
     progress: dict = field(default_factory=dict)
     rejoining: bool = False  # restored from a backup, central has not taken it back yet (sync/rejoin.py)
+    parked: int = 0  # received changes that cannot apply yet (sync_pending)
+    parked_since: datetime | None = None  # when the oldest of them arrived
+    reused: int = 0  # of those, changes that reuse another change's number (a node reset by hand)
 
     @property
     def backlog(self) -> int:
@@ -64,6 +69,7 @@ def device_status(device: str = "modem") -> dict | None:
 
 
 def node_status() -> NodeStatus:
+    from sync.apply import REUSED
     from sync.rejoin import pending
 
     values = {row.key: row.value for row in SyncStatus.select()}
@@ -79,4 +85,7 @@ def node_status() -> NodeStatus:
         peers=peers,
         progress=json.loads(values.get("progress", "{}")),
         rejoining=pending() is not None,
+        parked=SyncPending.select().count(),
+        parked_since=SyncPending.select(fn.MIN(SyncPending.first_seen)).scalar(),
+        reused=SyncPending.select().where(SyncPending.reason == REUSED).count(),
     )

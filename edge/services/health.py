@@ -31,6 +31,7 @@ DISK_WARN_ENV = "SIAGA112_DISK_WARN_MB"
 DISK_FAIL_MB = 200  # below this a posko cannot be trusted to record the next case
 DISK_WARN_MB = 1024
 MODEM_STALE_SECONDS = 300  # a modem state older than this: is the bridge still running?
+PARKED_STUCK_SECONDS = 3600  # a received change still waiting for its parent after this long is stuck
 
 
 class Level(StrEnum):
@@ -120,6 +121,11 @@ def check_sync() -> Check:
     if st.rejoining:  # restored from a backup: works, but central has not given back its lost work yet
         return Check("sync", Level.DEGRADED, "restored from a backup; waiting for central to take this node "
                      "back (siaga112 sync status)", data)
+    data["parked"] = st.parked
+    stuck = _age_seconds(st.parked_since)
+    if st.reused or (stuck is not None and stuck > PARKED_STUCK_SECONDS):
+        return Check("sync", Level.DEGRADED, f"{st.parked} received changes cannot be applied ({st.reused} reuse "
+                     "another change's number); see siaga112 sync status", data)
     if not st.enabled:
         return Check("sync", Level.OK, "sync daemon has not run here (standalone node)", data)
     if not st.connected:

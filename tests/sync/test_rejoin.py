@@ -288,3 +288,43 @@ def test_a_node_whose_disk_died_with_no_backup_is_rebuilt_from_central(cluster, 
     with posko.use():
         assert rejoin.pending() is None
         assert Dispatch.select().where(Dispatch.incident.in_(old)).count() == 4
+
+
+def test_a_node_reset_by_hand_is_kept_apart_at_central_not_dropped(cluster, pki):  # noqa: F811
+    """`init --bundle` again without --recover numbers changes from 1 again: central must not take
+    them for duplicates of the old ones (lost) but keep them parked, and say so."""
+    import shutil
+
+    from edge.services.calls import start_call
+    from edge.services.health import check_sync
+    from edge.services.incidents import create_incident
+    from edge.services.node import init_node
+    from edge.services.users import create_user
+    from sync import pki as pki_lib
+    from sync.apply import REUSED
+    from sync.models import SyncPending
+
+    posko, central = cluster["posko-a"], cluster["central"]
+    cluster.start()
+    record_fire(posko, "Senggoro")
+    cluster.wait_for(lambda: count(central, Incident) == 1, what="the case at central")
+    posko.stop()
+    shutil.rmtree(posko.data_dir)
+    init_node(posko.data_dir, "posko-a", "posko", "bengkalis").db.close()  # no --recover
+    bundle = pki_lib.load_bundle(pki.dir / "posko-a" / "bundle.json")
+    bundle["broker"]["port"] = cluster.broker.port
+    pki_lib.install_bundle(bundle, posko.data_dir / "sync")
+    with posko.use():
+        op = create_user("op-baru", "call_taker", "password-1234")
+        call = start_call(op, {"caller_number": "081277001199"})
+        fresh = create_incident(op, {"incident_type": 3, "desa": "Kelapapati", "kecamatan": "Bengkalis",
+                                     "situation": "Rumah terbakar"}, call_id=call.id).incident
+    posko.start()
+    cluster.wait_for(lambda: count(central, SyncPending, SyncPending.reason == REUSED) > 0, what="reuse noticed")
+    cluster.wait_for(lambda: count(central, SyncPending, SyncPending.change.contains(fresh.id)) > 0,
+                     what="the new case kept at central")
+    with central.use():
+        assert Incident.select().where(Incident.id == fresh.id).count() == 0  # not merged into the old records
+        health = check_sync()
+        assert health.level == Level.DEGRADED and "reuse" in health.detail
+    assert "reuses a number" in central.log()
