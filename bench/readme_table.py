@@ -62,6 +62,11 @@ def rows(r: dict) -> list[Row]:
         out += [
             (f"catch-up after an outage: {c['queued']} changes of {c['cases']} cases applied at central",
              f"{c['changes_per_s']:.0f}", "changes/s", f"raw Mosquitto QoS 1: {s['raw_qos1']['msgs_per_s']:.0f} msg/s"),
+        ]
+        if r := s.get("recovery"):
+            out.append((f"posko rebuilt from central after a dead disk, no backup: {r['changes']} changes back",
+                        f"{r['s']:.1f}", "s", f"{r['changes_per_s']:.0f} changes/s"))
+        out += [
             (f"wire bytes per case lifecycle ({w['changes']} changes), one envelope", f"{w['one']}", "bytes",
              f"plain JSON of the rows: {w['plain']} B"),
             ("wire bytes per case lifecycle, one envelope per change", f"{w['each']}", "bytes",

@@ -10,6 +10,9 @@ certificates, `siaga112 sync run` processes), all in a temp folder removed at th
     daemon start and from the first change's arrival.
 (b) Raw Mosquitto QoS 1 rate on the same broker: one paho publisher and one subscriber
     (MQTT v5, TLS client certificates of the same PKI), 200-600 byte payloads.
+(d) Rebuilding posko-a from central after its disk died with no backup (`init --bundle
+    --recover`, sync/rejoin.py): from its daemon's start until it holds every change it had
+    sent central again (the catch-up direction reversed, through the REJOIN handshake).
 (c) Bytes per case lifecycle: the lifecycle's changes sealed as the daemon does
     (codec.encode_batch + envelope.seal), as one envelope and as one envelope per change,
     against plain JSON of the same rows in the API's shape (edge.api.serialize).
@@ -115,6 +118,27 @@ def catch_up(net, cases: int) -> dict:
             "startup_s": first - t0, "apply_s": max(done - first, 1e-6), "first_case": first_case}
 
 
+def recovery(net, queued: int) -> dict:
+    """(d): posko-a's folder is wiped, re-created with --recover and enrolled; central returns its changes."""
+    from edge.models import db_proxy
+    from edge.services.node import init_node
+
+    posko = net["posko-a"]
+    net.stop_sync("posko-a")
+    shutil.rmtree(posko.data_dir)
+    init_node(posko.data_dir, "posko-a", "posko", net.profile, recover=True).db.close()
+    db_proxy.initialize(None)
+    net.enrol("posko-a")
+    fenced = count_origin(posko.db_path, "posko-a")  # its new incarnation's own first changes
+    t0 = time.perf_counter()
+    net.start_sync("posko-a")
+    while (held := count_origin(posko.db_path, "posko-a") - fenced) < queued:
+        if time.perf_counter() - t0 > 300:
+            raise RuntimeError(f"posko-a holds {held} of its {queued} changes after 300 s\n{net.logs()}")
+        time.sleep(0.05)
+    return {"changes": queued, "s": time.perf_counter() - t0}
+
+
 def raw_mqtt(net, messages: int) -> dict:
     """posko-b publishes to damkar-1's inbox topic; a damkar-1 subscriber counts arrivals."""
     import paho.mqtt.client as mqtt
@@ -216,12 +240,16 @@ def run(cases: int = 300, messages: int = 5000) -> dict:
             net.stop_sync("central")
             b = raw_mqtt(net, messages)
             c = wire_bytes(net, a["first_case"])
+            net.start_sync("central")
+            net.wait_for(lambda: sync_connected(net["central"].db_path), 30, "central's daemon to connect")
+            d = recovery(net, a["queued"])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     a.pop("first_case")
     return {"catchup": {**a, "cases": cases, "changes_per_s": round(a["queued"] / a["total_s"], 1),
                         "apply_changes_per_s": round(a["queued"] / a["apply_s"], 1)},
             "raw_qos1": {**b, "msgs_per_s": round(b["messages"] / b["s"], 1)},
+            "recovery": {**d, "changes_per_s": round(d["changes"] / d["s"], 1)},
             "wire": c}
 
 
@@ -235,7 +263,7 @@ def main() -> None:
     from sync.localnet import MOSQUITTO
 
     r = run(args.cases, args.messages)
-    a, b, c = r["catchup"], r["raw_qos1"], r["wire"]
+    a, b, c, d = r["catchup"], r["raw_qos1"], r["wire"], r["recovery"]
     version = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True).stdout.splitlines()[:1]
     print(f"machine: {os.cpu_count()} cpu, {' '.join(version) or 'mosquitto'} on 127.0.0.1, TLS client "
           f"certificates, SQLite {sqlite3.sqlite_version} WAL + synchronous=FULL")
@@ -248,6 +276,8 @@ def main() -> None:
         ("    of which: daemon start to first arrival", f"{a['startup_s']:.2f} s", ""),
         ("    first to last arrival at central", f"{a['apply_s']:.2f} s",
          f"{a['queued'] / a['apply_s']:.0f} changes/s"),
+        ("(d) posko-a rebuilt from central (--recover), all back", f"{d['s']:.2f} s",
+         f"{d['changes_per_s']:.0f} changes/s"),
         ("(b) raw Mosquitto QoS 1, 1 publisher -> 1 subscriber", f"{b['messages']} msgs, {b['s']:.2f} s",
          f"{b['messages'] / b['s']:.0f} msg/s"),
         ("    payload 200-600 bytes", f"{b['bytes'] / b['messages']:.0f} B avg",
