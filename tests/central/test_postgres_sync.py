@@ -135,3 +135,40 @@ def test_posko_on_sqlite_and_central_on_postgresql_converge(regency):
 
     wait_for(lambda: state(central) == state(posko), [central, posko], "equal content hashes")
     assert len(state(posko)[1]) >= 4  # recorded, dispatched (2), edited at central
+
+
+def test_a_restored_posko_rejoins_a_postgresql_central(regency, tmp_path):
+    from edge.services import audit
+    from edge.services.backup import create_backup, restore_backup
+
+    central, posko, _damkar = regency
+    central.start()
+    posko.start()
+
+    def at_central(incident_id: str) -> bool:
+        with central.use():
+            return Incident.select().where(Incident.id == incident_id).exists()
+
+    def at_posko(incident_id: str) -> bool:
+        with posko.use():
+            return Incident.select().where(Incident.id == incident_id).exists()
+
+    with posko.use():
+        first = record_fire("op-a")
+    wait_for(lambda: at_central(first), [central, posko], "the first case at central")
+    posko.stop()
+    backup = create_backup(posko.data_dir, tmp_path / "backups")
+    posko.start()
+    with posko.use():
+        lost = record_fire("op-a")
+    wait_for(lambda: at_central(lost), [central, posko], "the second case at central")
+    posko.stop()
+    assert restore_backup(backup.path, posko.data_dir, force=True).fence is not None
+    with posko.use():
+        fresh = record_fire("op-a")
+    posko.start()
+    wait_for(lambda: at_central(fresh), [central, posko], "the case made after the restore at central")
+    wait_for(lambda: at_posko(lost), [central, posko], "the lost case back from PostgreSQL")
+    with central.use():
+        assert audit.verify()[1] == []
+        assert Event.select().where(Event.kind == "node.rejoined").count() == 1
