@@ -5,6 +5,7 @@ Every command takes `--data-dir` (or SIAGA112_DATA_DIR) naming the node's folder
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -382,9 +383,17 @@ def sync_run(data_dir: Path, config_path: Path | None) -> None:
         sys.exit(2)
     sdnotify.notify("READY=1")
     sdnotify.start_watchdog(daemon.healthy, done)
-    done.wait()
+    failed = False
+    while not done.wait(2):
+        if not daemon.network_alive():
+            logging.getLogger("siaga112.sync").critical(
+                "the MQTT network thread has stopped; exiting so that systemd starts the daemon again")
+            failed = True
+            break
     sdnotify.notify("STOPPING=1")
     daemon.stop()
+    if failed:
+        sys.exit(1)
 
 
 @sync_group.command("status")

@@ -194,8 +194,16 @@ class SyncDaemon:
         self.db.close()
 
     def healthy(self) -> bool:
-        """The send loop has gone round recently (a hung loop means a restart is due)."""
-        return time.monotonic() - self.last_loop < 30
+        """The send loop has gone round recently (a hung loop means a restart is due) and the
+        MQTT network thread is alive."""
+        return time.monotonic() - self.last_loop < 30 and self.network_alive()
+
+    def network_alive(self) -> bool:
+        """paho's network thread runs. An exception inside paho kills it (seen under a broken clock:
+        time.sleep failing in its reconnect wait), and then nothing reconnects, so `sync run` exits
+        on this and systemd starts the daemon again."""
+        thread = getattr(self._client, "_thread", None)  # set by paho's loop_start(); no public accessor
+        return thread is not None and thread.is_alive()
 
     # --- MQTT callbacks (network thread) -------------------------------------------------
 
