@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from peewee import fn
+
 from edge.models import Incident
 from edge.services.board import CaseRow, open_cases
 from edge.services.sop import StepTimer, TimerState
 from edge.timeutil import utcnow
+from sync.models import SyncPending
+from sync.rejoin import returning
 from sync.status import PeerStatus, node_status
 
 BREACHED = (TimerState.RED, TimerState.LATE)  # running past the standard, or done past it
@@ -49,6 +53,8 @@ class NodeRow:
     node: str
     peer: PeerStatus | None  # None: central has never heard from it
     open_cases: int = 0
+    rejoining: bool = False  # restored or rebuilt: central is giving its records back (sync/rejoin.py)
+    parked: int = 0  # changes received from it that cannot apply here (sync_pending)
 
     @property
     def online(self) -> bool:
@@ -96,8 +102,11 @@ def build_overview(now: datetime | None = None) -> Overview:
     nodes = {p.node: NodeRow(p.node, p) for p in status.peers}
     for posko in by_posko:
         nodes.setdefault(posko, NodeRow(posko, None))
+    parked = dict(SyncPending.select(SyncPending.via, fn.COUNT(SyncPending.id)).group_by(SyncPending.via).tuples())
     for row in nodes.values():
         row.open_cases = by_posko.get(row.node, 0)
+        row.rejoining = returning(row.node) is not None
+        row.parked = parked.get(row.node, 0)
     return Overview(cases, sorted(nodes.values(), key=lambda n: n.node), status.enabled, now, by_posko)
 
 

@@ -75,6 +75,23 @@ def test_nodes_show_sync_state_backlog_and_last_contact(login):
     assert 'data-figure="offline">2/3<' in html
 
 
+def test_nodes_show_a_rejoin_in_progress_and_changes_held_back(login):
+    from edge.services import set_setting
+    from sync.models import SyncPending
+    from sync.rejoin import RETURN_PREFIX
+
+    SyncPeer.create(node="posko-a", online=True)
+    SyncPeer.create(node="posko-b", online=True)
+    set_setting(RETURN_PREFIX + "posko-a", '{"above": 10, "below": 1000010, "until_id": 99}')
+    for seq in (1, 2):
+        SyncPending.create(origin="posko-b", origin_seq=seq, via="posko-b", change="[]", reason="reused")
+    nodes = login("pusat").get("/pusat/baris").get_data(as_text=True).split('id="overview-nodes"')[1]
+    row_a = nodes.split('data-node="posko-a"')[1].split("</tr>")[0]
+    row_b = nodes.split('data-node="posko-b"')[1].split("</tr>")[0]
+    assert 'data-rejoining="1"' in row_a and "data-parked" not in row_a
+    assert 'data-parked="2"' in row_b and "data-rejoining" not in row_b
+
+
 def test_board_refreshes_itself_and_only_central_roles_see_it(login):
     html = login("pusat").get("/pusat/").get_data(as_text=True)
     assert 'hx-get="/pusat/baris"' in html and "data-poll" in html and "<script>" not in html
