@@ -151,7 +151,9 @@ def _install_request_hooks(app: Flask) -> None:
 
 def _type_name(code: int) -> str:
     try:
-        spec = active_profile().incident_type(code)
+        if "active_profile" not in g:  # read once per request: a board names hundreds of types
+            g.active_profile = active_profile()
+        spec = g.active_profile.incident_type(code)
     except (ProfileError, ServiceError):
         return str(code)
     return pick(spec.name_id, spec.name_en)

@@ -18,11 +18,12 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from peewee import Database, SqliteDatabase
+from peewee import Database
 from playhouse.db_url import parse as parse_url
 
 from edge.dialect import NodePostgresqlDatabase, is_postgres
 from edge.models import ALL_MODELS, APPEND_ONLY_TABLES, db_proxy
+from edge.write_queue import QueuedSqliteDatabase
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -95,7 +96,7 @@ def connect_url(url: str) -> Database:
     if scheme in POSTGRES_SCHEMES:
         kwargs.setdefault("application_name", "siaga112")
         return NodePostgresqlDatabase(name, **kwargs)
-    return SqliteDatabase(name, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **kwargs)
+    return QueuedSqliteDatabase(name, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **kwargs)
 
 
 def bind(db: Database) -> Database:
@@ -108,7 +109,8 @@ def open_database(data_dir: str | Path) -> Database:
     url = database_url(data_dir)
     if url:
         return bind(connect_url(url))
-    return bind(SqliteDatabase(str(database_path(data_dir)), pragmas=SQLITE_PRAGMAS, check_same_thread=False))
+    # Writers queue for their turn (edge/write_queue.py) instead of polling SQLite's busy handler.
+    return bind(QueuedSqliteDatabase(str(database_path(data_dir)), pragmas=SQLITE_PRAGMAS, check_same_thread=False))
 
 
 def create_schema(db: Database) -> None:

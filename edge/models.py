@@ -106,6 +106,10 @@ class Incident(Replicated):
     closed_by = CharField(max_length=64, default="")
     final_report = TextField(default="")
 
+    class Meta:
+        # related_open_incidents: cases of the same type in the last hour (migration step *_intake_indexes)
+        indexes = ((("incident_type", "recorded_at"), False),)
+
 
 class Call(Replicated):
     """One ring of the 112 line, whatever it turned out to be."""
@@ -145,7 +149,8 @@ class Dispatch(Replicated):
     code = CharField(max_length=8, default="", index=True)  # 4 digits the agency replies with by SMS/radio
 
     class Meta:
-        indexes = ((("incident", "agency"), True),)
+        # (code, status): is a code still in use, without reading each dispatch that ever had it (*_intake_indexes)
+        indexes = ((("incident", "agency"), True), (("code", "status"), False))
 
 
 class Event(Replicated):

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from edge.enums import OPEN_INCIDENT_STATUSES
 from edge.models import Agency, Call, Dispatch, Incident
+from edge.profile import Profile
 from edge.services.profiles import profile_for
 from edge.services.sop import StepTimer, TimerState, timers, worst_state
 from edge.timeutil import utcnow
@@ -36,8 +37,11 @@ def load_cases(incidents: list[Incident], now: datetime | None = None) -> list[C
         for d in Dispatch.select(Dispatch, Agency).join(Agency).where(Dispatch.incident.in_(ids)):
             dispatches[d.incident_id].append(d)
     rows = []
+    profiles: dict[str, Profile] = {}  # one read per profile, not one per case
     for inc in incidents:
-        t = timers(profile_for(inc.profile_id), inc, calls.get(inc.id), dispatches[inc.id], now)
+        if inc.profile_id not in profiles:
+            profiles[inc.profile_id] = profile_for(inc.profile_id)
+        t = timers(profiles[inc.profile_id], inc, calls.get(inc.id), dispatches[inc.id], now)
         rows.append(CaseRow(inc, calls.get(inc.id), dispatches[inc.id], t, worst_state(t)))
     return rows
 

@@ -32,10 +32,11 @@ def start_call(
     number = check.phone("caller_number")
     rung_at = _parse_time(check, "rung_at")
     check.done()
+    node = node_id()  # read before the write lock is taken: the less done while holding it, the better
     now = utcnow()
     with write_tx():
         call = Call.create(
-            node=node_id(),
+            node=node,
             caller_number=number,
             rung_at=rung_at or now,
             answered_at=now,
@@ -54,8 +55,9 @@ def incoming_call(number: str, source: CallSource = CallSource.GSM) -> Call:
     clean = check.phone("caller_number")
     if check.errors:
         clean = ""  # withheld or odd caller ID: still a call, without a number
+    node = node_id()
     with write_tx():
-        call = Call.create(node=node_id(), caller_number=clean, rung_at=utcnow(), answered_at=None, source=source)
+        call = Call.create(node=node, caller_number=clean, rung_at=utcnow(), answered_at=None, source=source)
         append_event(None, "modem", "call.ringing", {"call": call.id, "source": str(source)})
     return call
 

@@ -20,6 +20,7 @@ from edge.enums import (
 )
 from edge.ids import stable_id
 from edge.models import Agency, Call, Counter, Dispatch, Event, Incident, User
+from edge.profile import Profile
 from edge.services import node_id, write_tx
 from edge.services.audit import append_event
 from edge.services.calls import attach_call, get_call
@@ -39,10 +40,11 @@ INTAKE_FIELDS = (
 )
 
 
-def validate_intake(data: dict | None, partial: bool = False) -> dict:
-    """Clean intake fields; raises ValidationError naming every bad field."""
+def validate_intake(data: dict | None, partial: bool = False, profile: Profile | None = None) -> dict:
+    """Clean intake fields; raises ValidationError naming every bad field. `profile`: the active
+    routing profile when the caller already holds it."""
     check = Checker(data)
-    profile = active_profile()
+    profile = profile or active_profile()
     type_codes = [t.code for t in profile.incident_types]
     out: dict = {}
     present = (lambda f: f in check.data) if partial else (lambda f: True)
@@ -84,13 +86,13 @@ def validate_intake(data: dict | None, partial: bool = False) -> dict:
     return out
 
 
-def _next_case_no() -> str:
+def _next_case_no(node: str) -> str:
     year = wib_today().year  # the year an operator in Bengkalis sees on the wall calendar
     name = f"case_no:{year}"
     Counter.insert(name=name, value=0).on_conflict_ignore().execute()
     Counter.update(value=Counter.value + 1).where(Counter.name == name).execute()
     value = Counter.get(Counter.name == name).value
-    return f"{node_id()}-{year}-{value:05d}"
+    return f"{node}-{year}-{value:05d}"
 
 
 @dataclass
@@ -103,12 +105,14 @@ class IntakeResult:
 def create_incident(actor: User, data: dict | None, call_id: str | None = None) -> IntakeResult:
     """Record a case from the intake form (optionally from an answered call)."""
     _require_intake_role(actor)
-    fields = validate_intake(data)
+    # Everything that needs no lock (validation, the profile, the node id) before the write transaction.
     profile = active_profile()
+    fields = validate_intake(data, profile=profile)
+    node = node_id()
     with write_tx():
         call = get_call(call_id) if call_id else None
         incident = Incident.create(
-            node=node_id(), case_no=_next_case_no(), profile_id=profile.id,
+            node=node, case_no=_next_case_no(node), profile_id=profile.id,
             recorded_by=actor.username, **fields,
         )
         append_event(incident, actor.username, "incident.created",
@@ -157,16 +161,8 @@ def related_open_incidents(
     """Open cases of the same type, recorded in the last hour, in the same desa or nearby."""
     if incident_type is None:
         return []
-    now = now or utcnow()
-    query = Incident.select().where(
-        (Incident.incident_type == incident_type)
-        & (Incident.status.in_([s.value for s in OPEN_INCIDENT_STATUSES]))
-        & (Incident.recorded_at >= now - RELATED_WINDOW)
-    )
-    if exclude_id:
-        query = query.where(Incident.id != exclude_id)
     result = []
-    for inc in query.order_by(Incident.recorded_at.desc()).limit(50):
+    for inc in recent_open_query(incident_type, now or utcnow(), exclude_id):
         same_desa = bool(desa) and inc.desa.strip().lower() == desa.strip().lower()
         near = (
             latitude is not None and longitude is not None and inc.latitude is not None
@@ -176,6 +172,19 @@ def related_open_incidents(
         if same_desa or near:
             result.append(inc)
     return result
+
+
+def recent_open_query(incident_type: int, now: datetime, exclude_id: str | None = None):
+    """Open cases of `incident_type` recorded in the hour before `now`, newest first (at most 50):
+    read through the index on (incident_type, recorded_at), only that hour's cases of the type."""
+    query = Incident.select().where(
+        (Incident.incident_type == incident_type)
+        & (Incident.status.in_([s.value for s in OPEN_INCIDENT_STATUSES]))
+        & (Incident.recorded_at >= now - RELATED_WINDOW)
+    )
+    if exclude_id:
+        query = query.where(Incident.id != exclude_id)
+    return query.order_by(Incident.recorded_at.desc()).limit(50)
 
 
 def _require_intake_role(actor: User) -> None:
@@ -212,18 +221,15 @@ def dispatch_agencies(
         names = ", ".join(unknown)
         raise ValidationError({"agencies": f"Instansi tidak dikenal: {names}"})
     created = []
+    node = node_id()
     with write_tx():
         incident = get_incident(actor, incident_id)
         if incident.status == IncidentStatus.CLOSED:
             raise Conflict("Kasus sudah ditutup")
         existing = {d.agency_id for d in incident.dispatches}
-        in_use = codes_in_use()
-        for agency in agencies.values():
-            if agency.id in existing:
-                continue
-            code = _dispatch_code(in_use)
-            in_use.add(code)
-            dispatch = Dispatch.create(id=stable_id("dispatch", f"{incident.id}/{agency.code}"), node=node_id(),
+        todo = [agency for agency in agencies.values() if agency.id not in existing]
+        for agency, code in zip(todo, _dispatch_codes(len(todo)), strict=True):
+            dispatch = Dispatch.create(id=stable_id("dispatch", f"{incident.id}/{agency.code}"), node=node,
                                        code=code, incident=incident, agency=agency, channel=channel,
                                        sent_by=actor.username)
             created.append(dispatch)
@@ -246,22 +252,60 @@ def dispatch_choices(incident: Incident, profile, dispatched: set[str]) -> tuple
 
 def codes_in_use() -> set[str]:
     """Codes an agency may still quote: those of unfinished dispatches of open cases. A closed
-    case's dispatch no longer takes replies (sms_routing), so its code is free again; reading
-    only open cases keeps this cheap inside the write transaction however large the archive."""
-    return {d.code for d in Dispatch.select(Dispatch.code).join(Incident)
-            .where((Incident.status != IncidentStatus.CLOSED) & (Dispatch.status != DispatchStatus.FINISHED))}
+    case's dispatch no longer takes replies (sms_routing), so its code is free again. The case's
+    status is matched with IN (not `!= closed`), so SQLite walks the few open cases through the
+    status index instead of every dispatch ever sent."""
+    return {d.code for d in codes_in_use_query()}
 
 
-def _dispatch_code(in_use: set[str]) -> str:
-    """4 random digits, unique among the codes in use: what an agency quotes in an SMS or radio
-    reply ("OK 4821")."""
+def codes_in_use_query():
+    """The query of codes_in_use (tests/test_intake_indexes.py checks its plan)."""
+    open_statuses = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
+    return (Dispatch.select(Dispatch.code).join(Incident)
+            .where(Incident.status.in_(open_statuses) & (Dispatch.status != DispatchStatus.FINISHED)))
+
+
+def codes_taken(codes: list[str]) -> set[str]:
+    """Which of `codes` an unfinished dispatch of an open case quotes (what codes_in_use would hold):
+    one query through the index on dispatch (code, status), cheap inside the write transaction
+    however large the archive. The case's status is matched with `!=` on purpose, so that SQLite
+    starts from the codes, not from the open cases."""
+    if not codes:
+        return set()
+    return {d.code for d in codes_taken_query(codes)}
+
+
+def codes_taken_query(codes: list[str]):
+    """The query of codes_taken (tests/test_intake_indexes.py checks its plan)."""
+    return (Dispatch.select(Dispatch.code).join(Incident)
+            .where(Dispatch.code.in_(codes) & (Dispatch.status != DispatchStatus.FINISHED)
+                   & (Incident.status != IncidentStatus.CLOSED)))
+
+
+CODE_DRAWS = 100  # random codes drawn per dispatch before giving up (the 9,000 codes nearly all in use)
+
+
+def _dispatch_codes(n: int) -> list[str]:
+    """`n` distinct codes of 4 random digits (1000-9999), none in use: what an agency quotes in an
+    SMS or radio reply ("OK 4821"). Candidates are checked a batch at a time (usually one query for
+    the whole round). Call inside the write transaction that creates the dispatches: no other
+    writer can take a code meanwhile."""
     import secrets
 
-    for _ in range(100):
-        code = str(1000 + secrets.randbelow(9000))
-        if code not in in_use:
-            return code
-    raise Conflict("Terlalu banyak penugasan terbuka")
+    chosen: list[str] = []
+    drawn, budget = 0, CODE_DRAWS * n
+    while len(chosen) < n:
+        if drawn >= budget:
+            raise Conflict("Terlalu banyak penugasan terbuka")
+        candidates: list[str] = []
+        while len(candidates) < 2 * (n - len(chosen)) + 2 and drawn < budget:
+            code = str(1000 + secrets.randbelow(9000))
+            drawn += 1
+            if code not in chosen and code not in candidates:
+                candidates.append(code)
+        taken = codes_taken(candidates)
+        chosen += [c for c in candidates if c not in taken][: n - len(chosen)]
+    return chosen
 
 
 def refresh_status(incident: Incident) -> None:
