@@ -10,12 +10,13 @@ PORT ?= 8112
 
 APT_PACKAGES := python3-venv python3-pip chromium mosquitto mosquitto-clients faketime gammu direwolf poppler-utils postgresql systemd
 
-.PHONY: demo test lint system-deps venv clean help screenshots bench fuzz
+.PHONY: demo test lint system-deps venv clean help screenshots bench fuzz test-faults
 
 help:
 	@echo "make demo   - start a demo regency: posko-a on http://127.0.0.1:$(PORT)/, central on port +2 (prints logins)"
 	@echo "make test   - lint and run the whole test suite (installs what it needs)"
 	@echo "make fuzz   - long fuzzing run: tests/fuzz with SIAGA112_FUZZ=long, then the atheris harnesses"
+	@echo "make test-faults - long fault drill: 5000 operations under broker/daemon kills, link faults, skew, disk full"
 
 system-deps:
 	@bash .ci/system-deps.sh $(APT_PACKAGES)
@@ -55,3 +56,9 @@ fuzz: $(STAMP)
 	  $(PY) tests/fuzz/atheris_envelope.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 && \
 	  $(PY) tests/fuzz/atheris_at.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	else echo "atheris did not install (it needs a wheel or clang/libFuzzer): harnesses skipped"; fi
+
+FAULT_ARGS ?= --ops 5000
+
+# The long fault drill (docs/faults.md); `make test` runs a short one (tests/faults/test_drill.py).
+test-faults: $(STAMP)
+	$(PY) -m tests.faults $(FAULT_ARGS)
