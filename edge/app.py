@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from peewee import OperationalError
 from playhouse.flask_utils import FlaskDB
 
 from edge.enums import Role
@@ -26,7 +27,7 @@ from edge.logsetup import redacted
 from edge.models import User
 from edge.profile import ProfileError
 from edge.services import privacy, setting
-from edge.services.errors import ServiceError
+from edge.services.errors import ServiceError, storage_problem
 from edge.services.node import open_node
 from edge.services.profiles import active_profile
 from edge.timeutil import format_wib, utcnow
@@ -206,6 +207,16 @@ def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(405)
     def not_allowed(_exc):
         return page(405, translate("Metode tidak diizinkan"), translate("Metode permintaan tidak diizinkan."))
+
+    @app.errorhandler(OperationalError)
+    def storage_error(exc: OperationalError):
+        """The disk is full or failing, or the database stays locked: say that this request was not
+        saved (503), so the operator writes it down and calls IT, instead of a bare 500."""
+        if not storage_problem(exc):
+            return server_error(exc)
+        log.error("storage error on %s %s: %s", request.method, redacted(request.path), exc)
+        return page(503, translate("Penyimpanan bermasalah"),
+                    translate("Data ini BELUM tersimpan: disk node penuh atau rusak, atau basis data sibuk. Catat di kertas, coba lagi sebentar lagi, dan hubungi petugas TI (siaga112 doctor). Data yang sudah tersimpan tetap aman."))  # noqa: E501
 
     @app.errorhandler(500)
     def server_error(_exc):

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 
-from peewee import SqliteDatabase
+from peewee import OperationalError, SqliteDatabase
 
 log = logging.getLogger("siaga112.db")
 
@@ -187,6 +187,11 @@ class QueuedSqliteDatabase(SqliteDatabase):
     def rollback(self) -> None:
         try:
             super().rollback()
+        except OperationalError as exc:
+            # On SQLITE_FULL or an I/O error SQLite has already rolled the transaction back; a second
+            # ROLLBACK would replace the error that says what happened ("database or disk is full").
+            if "no transaction is active" not in str(exc):
+                raise
         finally:
             self._end_turn()
 

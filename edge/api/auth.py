@@ -47,6 +47,7 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
+    503: "storage_unavailable",
 }
 HTTP_MESSAGES = {
     400: "Bad request.",
@@ -57,6 +58,8 @@ HTTP_MESSAGES = {
     413: "Request body too large (limit {limit} bytes).",
     415: "Send the request body as application/json.",
     500: "Internal error. Data already saved is safe.",
+    503: "The node cannot store data now (disk full, disk failing or database busy): this request was NOT "
+         "saved. Data already saved is safe.",
 }
 
 

@@ -69,3 +69,11 @@ class NodeNotInitialised(ServiceError):
 
     status_code = 500
     code = "not_initialised"
+
+
+STORAGE_MESSAGES = ("disk is full", "disk i/o error", "database is locked", "unable to open database file")
+
+
+def storage_problem(exc: BaseException) -> bool:
+    """Is `exc` the database saying it cannot store anything now (disk full or failing, locked)?"""
+    return any(m in str(exc).lower() for m in STORAGE_MESSAGES)

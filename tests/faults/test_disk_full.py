@@ -66,9 +66,6 @@ def test_writes_stop_on_a_full_disk_and_resume_when_space_is_freed(full_node):
         assert Call.get_by_id(call_id)
 
 
-@pytest.mark.xfail(strict=True, reason="on SQLITE_FULL SQLite has already rolled the transaction back, and "
-                   "peewee's atomic() then raises 'cannot rollback - no transaction is active', hiding "
-                   "'database or disk is full' (edge/services write_tx; the lead fixes edge/)")
 def test_the_error_of_a_write_on_a_full_disk_says_the_disk_is_full(full_node):
     disk, db = full_node
     disk.fill()
@@ -80,3 +77,24 @@ def test_the_error_of_a_write_on_a_full_disk_says_the_disk_is_full(full_node):
             messages.append(str(exc))
     assert messages
     assert all("full" in m or "disk" in m for m in messages), sorted(set(messages))
+
+
+def test_the_api_says_a_write_on_a_full_disk_was_not_saved(full_node):
+    from edge.app import create_app
+    from edge.services.users import issue_token
+
+    disk, db = full_node
+    with db.connection_context():
+        token = issue_token(get_user("op-a"))
+        get_user("op-a")  # the token's first use is written now, not on the full disk
+    client = create_app(disk.folder, TESTING=True).test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/calls", json={"caller_number": "081277001100"}, headers=headers).status_code == 201
+    disk.fill()
+    answers = [client.post("/api/v1/calls", json={"caller_number": "081277009999"}, headers=headers)
+               for _ in range(30)]
+    refused = [a for a in answers if a.status_code != 201]
+    assert refused, "the disk never filled"
+    assert {a.status_code for a in refused} == {503}
+    assert all(a.get_json()["error"] == "storage_unavailable" and "NOT saved" in a.get_json()["message"]
+               for a in refused)
