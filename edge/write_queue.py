@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 
@@ -141,6 +142,9 @@ def writer_queue(database_path: str, timeout: float = DEFAULT_TIMEOUT_S) -> Writ
         return queue
 
 
+_WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
 def _in_memory(database: str) -> bool:
     return database == ":memory:" or database.startswith("file::memory:") or "mode=memory" in database
 
@@ -179,6 +183,21 @@ class QueuedSqliteDatabase(SqliteDatabase):
         except BaseException:
             self._end_turn()
             raise
+
+    def execute_sql(self, sql, params=None):  # type: ignore[override]
+        """A write outside a transaction (peewee's autocommit: a status upsert, a checkpoint update)
+        takes its turn too; left to SQLite's busy handler it would starve behind the queue."""
+        if (self.in_transaction() or getattr(self._turn, "queue", None) is not None
+                or not _WRITE_SQL.match(sql)):
+            return super().execute_sql(sql, params)
+        queue = self._queue()
+        if queue is None or not queue.acquire():
+            return super().execute_sql(sql, params)
+        self._turn.queue = queue
+        try:
+            return super().execute_sql(sql, params)
+        finally:
+            self._end_turn()
 
     def commit(self) -> None:
         super().commit()  # a failed COMMIT keeps the turn: peewee rolls back next, which ends it

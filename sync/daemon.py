@@ -454,8 +454,11 @@ class SyncDaemon:
     # --- status for people ---------------------------------------------------------------
 
     def _peer_row(self, node: str) -> SyncPeer:
-        SyncPeer.insert(node=node, send_seq=rejoin.seq_floor()).on_conflict_ignore().execute()
-        return SyncPeer.get_by_id(node)
+        row = SyncPeer.get_or_none(SyncPeer.node == node)  # read first: an INSERT OR IGNORE takes the write lock
+        if row is None:
+            SyncPeer.insert(node=node, send_seq=rejoin.seq_floor()).on_conflict_ignore().execute()
+            row = SyncPeer.get_by_id(node)
+        return row
 
     def _set_status(self, key: str, value: str) -> None:
         try:

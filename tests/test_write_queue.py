@@ -141,6 +141,21 @@ def test_a_write_transaction_holds_the_turn_until_commit_or_rollback(tally_db):
     assert _queue_free(db) and Tally.get().n == 4
 
 
+def test_a_write_outside_a_transaction_waits_its_turn_and_a_read_does_not(tally_db):
+    """peewee's autocommit writes (a status upsert, a checkpoint) queue too: left to SQLite's busy
+    handler they starved behind queued writers (a sync daemon's acks under 10 call-takers)."""
+    db = tally_db
+    proc = _holder(Path(db.database), 0.5)
+    start = time.monotonic()
+    assert Tally.get().n == 0  # a read goes straight on
+    read_s = time.monotonic() - start
+    Tally.update(n=Tally.n + 1).execute()  # autocommit: waits for the other process's turn to end
+    write_s = time.monotonic() - start
+    proc.wait(10)
+    assert read_s < 0.3 <= write_s and Tally.get().n == 1
+    assert _queue_free(db)  # and hands the turn back after its statement
+
+
 def test_concurrent_read_then_write_transactions_lose_nothing(tally_db):
     db = tally_db
     errors = []
