@@ -50,7 +50,8 @@ RIPE_OPS = 30  # operations after which a write has usually replicated (about a 
 OP_WEIGHTS = {"create": 30, "dispatch": 8, "answer": 37, "close": 10, "edit": 15}
 FAULT_KINDS = ("broker_kill", "sync_kill", "writer_kill", "link_down", "link_blackhole", "link_delay", "link_cut",
                "disk_full")
-DISK_ERRORS = ("disk is full", "disk I/O error")  # SQLITE_FULL, or SQLITE_IOERR when even opening fails
+# SQLITE_FULL, or SQLITE_IOERR when even opening fails; over HTTP the API's 503 that names the disk.
+DISK_ERRORS = ("disk is full", "disk I/O error", "storage_unavailable")
 
 
 @dataclass
