@@ -113,13 +113,7 @@ def switch_profile(actor: User, name: str | None) -> str:
         profile = load_profile(name)
     except ProfileError as exc:
         raise ValidationError({"profile": f"Profil tidak valid: {exc}"}) from None
-    with write_tx():
-        try:
-            previous: str | None = active_profile().id
-        except NotFound:
-            previous = None
-        install_profile(profile)
-        append_event(None, actor.username, "profile.switch", {"from": previous, "to": profile.id})
+    _activate(profile, actor.username, "profile.switch")
     return profile.id
 
 
@@ -156,10 +150,15 @@ def console_issue_token(username: str, label: str = "") -> str:
 
 def console_load_profile(profile: Profile) -> None:
     """`siaga112 profile load`: make `profile` the active one, audited."""
+    _activate(profile, console_actor(), "profile.load")
+
+
+def _activate(profile: Profile, actor: str, kind: str) -> None:
+    """Install `profile` as the active one and audit it (`kind`) with the one it replaced."""
     with write_tx():
         try:
             previous: str | None = active_profile().id
         except NotFound:
             previous = None
         install_profile(profile)
-        append_event(None, console_actor(), "profile.load", {"from": previous, "to": profile.id})
+        append_event(None, actor, kind, {"from": previous, "to": profile.id})

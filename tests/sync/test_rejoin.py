@@ -24,19 +24,27 @@ def own_events(node, name: str) -> list[tuple[int, str]]:
         return list(Event.select(Event.seq, Event.hash).where(Event.node == name).order_by(Event.seq).tuples())
 
 
-def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path):  # noqa: F811
-    posko, central, damkar = cluster["posko-a"], cluster["central"], cluster["damkar-1"]
-    cluster.start()
+def backup_between_two_cases(regency, backed_up, tmp_path):
+    """Start the regency; a case at posko-a reaches Damkar; `backed_up` is backed up (its daemon
+    stopped meanwhile); then a second case at posko-a and Damkar's answer to the first, which the
+    backup does not hold. Returns (first case, second case, backup)."""
+    posko, damkar = regency["posko-a"], regency["damkar-1"]
+    regency.start()
     first = record_fire(posko, "Senggoro")
-    cluster.wait_for(lambda: count(damkar, Dispatch) == 1, what="first dispatch at Damkar")
-    posko.stop()
-    backup = create_backup(posko.data_dir, tmp_path / "backups")
-    posko.start()
-
-    # After the backup: a second case, and Damkar's answer to the first. Both reach central.
-    lost = record_fire(posko, "Pematang")
+    regency.wait_for(lambda: count(damkar, Dispatch) == 1, what="first dispatch at Damkar")
+    backed_up.stop()
+    backup = create_backup(backed_up.data_dir, tmp_path / "backups")
+    backed_up.start()
+    second = record_fire(posko, "Pematang")
     with damkar.use():
         update_status(get_user("dk-1"), Dispatch.get(Dispatch.incident == first).id, {"status": "acknowledged"})
+    return first, second, backup
+
+
+def test_restored_posko_rejoins_and_gets_its_lost_work_back(cluster, tmp_path):  # noqa: F811
+    posko, central, damkar = cluster["posko-a"], cluster["central"], cluster["damkar-1"]
+    # After the backup: a second case, and Damkar's answer to the first. Both reach central.
+    _first, lost, backup = backup_between_two_cases(cluster, posko, tmp_path)
     cluster.wait_for(lambda: count(central, Incident, Incident.id == lost) == 1, what="second case at central")
     cluster.wait_for(lambda: count(posko, Dispatch, Dispatch.status == "acknowledged") == 1, what="answer at posko")
     with central.use():
@@ -181,17 +189,8 @@ def test_restored_central_rejoins_every_node_and_gets_the_regency_back(cluster, 
     from edge.services.users import create_user
 
     central, posko, damkar = cluster["central"], cluster["posko-a"], cluster["damkar-1"]
-    cluster.start()
-    first = record_fire(posko, "Senggoro")
-    cluster.wait_for(lambda: count(damkar, Dispatch) == 1, what="first dispatch at Damkar")
-    central.stop()
-    backup = create_backup(central.data_dir, tmp_path / "backups")
-    central.start()
-
     # After central's backup: a case from posko-a, Damkar's answer, a user made at central.
-    lost = record_fire(posko, "Pematang")
-    with damkar.use():
-        update_status(get_user("dk-1"), Dispatch.get(Dispatch.incident == first).id, {"status": "acknowledged"})
+    _first, lost, backup = backup_between_two_cases(cluster, central, tmp_path)
     with central.use():
         create_user("op-pusat", "call_taker", "password-1234")
     cluster.wait_for(lambda: count(central, Incident, Incident.id == lost) == 1, what="second case at central")
