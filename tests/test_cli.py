@@ -35,6 +35,12 @@ def test_init_refuses_to_overwrite(cli_node):
     assert again.returncode == 2 and str(cli_node) in again.stderr
 
 
+def test_init_recover_needs_the_nodes_bundle(tmp_path):
+    refused = run("init", "--node-id", "posko-x", "--recover", "--data-dir", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "--recover" in refused.stderr and "--bundle" in refused.stderr
+    assert not (tmp_path / "x" / "siaga112.sqlite3").exists()
+
+
 def test_init_rejects_bad_node_id(tmp_path):
     bad = run("init", "--node-id", "Posko A!", "--data-dir", str(tmp_path / "x"))
     assert bad.returncode == 2 and "node_id" in bad.stderr
