@@ -260,3 +260,26 @@ def stop(proc: subprocess.Popen | None) -> None:
     from sync.localnet import stop_process
 
     stop_process(proc, 20)
+
+
+def node_mqtt_client(net, node_id: str, name: str, inflight: int | None = None):
+    """A raw paho client (MQTT v5) with `node_id`'s TLS certificate on the local regency's broker,
+    connected and looping: the reference the sync daemons' figures are set against."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    sync_dir = net[node_id].data_dir / "sync"
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=str(sync_dir / "ca.crt"), certfile=str(sync_dir / "node.crt"),
+              keyfile=str(sync_dir / "node.key"))
+    if inflight:
+        c.max_inflight_messages_set(inflight)
+        c.max_queued_messages_set(0)
+    connected = threading.Event()
+    c.on_connect = lambda *_a: connected.set()
+    c.connect(net.broker.host, net.broker.port, keepalive=30, clean_start=True)
+    c.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError(f"{name} could not connect\n{net.broker.log()[-2000:]}")
+    return c

@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import Client, rss_kib, start_gunicorn, stop, summary, tree_rss_kib, wait_http
+from common import Client, node_mqtt_client, rss_kib, start_gunicorn, stop, summary, tree_rss_kib, wait_http
 
 NODES = [
     ("central", "central", None, []),
@@ -132,30 +132,16 @@ def _loader(port: int, token: str, stop_event: threading.Event, counter: list[in
 
 def raw_mqtt_latency(net, messages: int) -> list[float]:
     """posko-a's certificate publishes to damkar-1's inbox topic; damkar-1's receives; ms per message."""
-    import paho.mqtt.client as mqtt
 
     arrived = threading.Event()
 
-    def client(node_id: str, name: str) -> mqtt.Client:
-        sync_dir = net[node_id].data_dir / "sync"
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
-        c.tls_set(ca_certs=str(sync_dir / "ca.crt"), certfile=str(sync_dir / "node.crt"),
-                  keyfile=str(sync_dir / "node.key"))
-        connected = threading.Event()
-        c.on_connect = lambda *_a: connected.set()
-        c.connect(net.broker.host, net.broker.port, keepalive=30, clean_start=True)
-        c.loop_start()
-        if not connected.wait(10):
-            raise RuntimeError(f"{name} could not connect\n{net.broker.log()[-2000:]}")
-        return c
-
-    sub = client("damkar-1", "bench-lat-sub")
+    sub = node_mqtt_client(net, "damkar-1", "bench-lat-sub")
     sub.on_message = lambda *_a: arrived.set()
     subscribed = threading.Event()
     sub.on_subscribe = lambda *_a: subscribed.set()
     sub.subscribe("siaga112/+/to/damkar-1", qos=1)
     subscribed.wait(10)
-    pub = client("posko-a", "bench-lat-pub")
+    pub = node_mqtt_client(net, "posko-a", "bench-lat-pub")
     payload = os.urandom(600)
     out = []
     for _ in range(messages):

@@ -141,24 +141,9 @@ def recovery(net, queued: int) -> dict:
 
 def raw_mqtt(net, messages: int) -> dict:
     """posko-b publishes to damkar-1's inbox topic; a damkar-1 subscriber counts arrivals."""
-    import paho.mqtt.client as mqtt
+    from common import node_mqtt_client
 
     received, all_in, acked = [0], threading.Event(), [0]
-
-    def client(node_id: str, name: str) -> mqtt.Client:
-        sync_dir = net[node_id].data_dir / "sync"
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
-        c.tls_set(ca_certs=str(sync_dir / "ca.crt"), certfile=str(sync_dir / "node.crt"),
-                  keyfile=str(sync_dir / "node.key"))
-        c.max_inflight_messages_set(100)
-        c.max_queued_messages_set(0)
-        connected = threading.Event()
-        c.on_connect = lambda *_a: connected.set()
-        c.connect(net.broker.host, net.broker.port, keepalive=30, clean_start=True)
-        c.loop_start()
-        if not connected.wait(10):
-            raise RuntimeError(f"{name} could not connect\n{net.broker.log()[-2000:]}")
-        return c
 
     def on_message(*_a) -> None:
         received[0] += 1
@@ -168,13 +153,13 @@ def raw_mqtt(net, messages: int) -> dict:
     def on_publish(*_a) -> None:
         acked[0] += 1
 
-    sub = client("damkar-1", "bench-sub")
+    sub = node_mqtt_client(net, "damkar-1", "bench-sub", inflight=100)
     sub.on_message = on_message
     subscribed = threading.Event()
     sub.on_subscribe = lambda *_a: subscribed.set()
     sub.subscribe("siaga112/+/to/damkar-1", qos=1)
     subscribed.wait(10)
-    pub = client("posko-b", "bench-pub")
+    pub = node_mqtt_client(net, "posko-b", "bench-pub", inflight=100)
     pub.on_publish = on_publish
     rng = random.Random(112)
     payloads = [os.urandom(rng.randint(200, 600)) for _ in range(messages)]
