@@ -384,12 +384,9 @@ class SyncDaemon:
         now = time.monotonic()
         if now - self._rejoin_sent < RETRY_SECONDS:
             return
-        waiting = rejoin.waiting_for(sorted(self.peers))
-        if not waiting:
-            return
-        self._rejoin_sent = now
+        self._rejoin_sent = now  # looked at once a RETRY_SECONDS, not on every round of the send loop
         request = rejoin.pending()
-        for peer in waiting:
+        for peer in rejoin.waiting_for(request, sorted(self.peers)):
             upto = self._peer_row(peer).recv_upto
             self._publish(peer, Kind.REJOIN, codec.encode_rejoin(upto, request["own_above"], request["own_below"]))
             log.info("restored node: asked %s to rejoin (its stream from %d, own changes above %d)", peer, upto,

@@ -188,9 +188,8 @@ def pending() -> dict | None:
     return json.loads(value) if value else None
 
 
-def waiting_for(peers: list[str]) -> list[str]:
-    """The peers a restored node still has to ask (none when it is not rejoining)."""
-    request = pending()
+def waiting_for(request: dict | None, peers: list[str]) -> list[str]:
+    """The peers a restored node (its `pending()` request) still has to ask; none when it is not rejoining."""
     return [] if request is None else [p for p in peers if p not in request.get("answered", [])]
 
 
